@@ -1,0 +1,26 @@
+"""jdal: deep active learning for scientific regression, in JAX.
+
+    import jdal
+    problem = jdal.problems.get("robo")
+    cfg = jdal.config.quick(problem="robo", method="qbc", gamma=16)
+    result = jax.jit(jax.vmap(jdal.make_run(cfg)))(jdal.seed_keys(range(5)))
+"""
+
+from jdal import acquisitions, config, metrics, problems
+from jdal.config import Config
+from jdal.loop import RunResult, make_run, seed_keys
+from jdal.models.ensemble import make_ensemble
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "RunResult",
+    "acquisitions",
+    "config",
+    "make_ensemble",
+    "make_run",
+    "metrics",
+    "problems",
+    "seed_keys",
+]

@@ -1,0 +1,59 @@
+"""Acquisition functions: one registry of pure `(key, pool, state, k)` selectors.
+
+Adding a method: write a file (or a few lines in a family file) defining an
+`Acquisition`, and add it to `ACQUISITIONS` below. The run loop, the CLI, the sweep,
+the tests and the plots pick it up from the registry with no other change.
+"""
+
+from __future__ import annotations
+
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    SelectFn,
+    member_variance,
+    min_dist_to_rows,
+    minmax,
+    pairwise_sq_dist,
+    top_k,
+)
+from jdal.acquisitions.committee import QBC
+from jdal.acquisitions.greedy import GSX
+from jdal.acquisitions.random import RANDOM
+
+ACQUISITIONS: dict[str, Acquisition] = {
+    acquisition.name: acquisition for acquisition in (RANDOM, GSX, QBC)
+}
+
+
+def names(include_references: bool = True) -> list[str]:
+    """Registered method ids (references such as `mse` last, or left out)."""
+    methods = [n for n, a in ACQUISITIONS.items() if not a.reference]
+    references = [n for n, a in ACQUISITIONS.items() if a.reference]
+    return methods + (references if include_references else [])
+
+
+def get(name: str) -> Acquisition:
+    """Returns the acquisition called `name`; raises ValueError listing valid ones."""
+    if name not in ACQUISITIONS:
+        raise ValueError(
+            f"unknown method {name!r}; valid methods are: {', '.join(ACQUISITIONS)}"
+        )
+    return ACQUISITIONS[name]
+
+
+__all__ = [
+    "ACQUISITIONS",
+    "AcqState",
+    "Acquisition",
+    "Context",
+    "SelectFn",
+    "get",
+    "member_variance",
+    "min_dist_to_rows",
+    "minmax",
+    "names",
+    "pairwise_sq_dist",
+    "top_k",
+]

@@ -1,0 +1,201 @@
+"""The active-learning run: the whole protocol of BENCHMARK.md 3 in one `jit`.
+
+    run = make_run(cfg)                         # static shapes from the config
+    result = jax.jit(run)(jax.random.key(0))    # one seed
+    results = jax.jit(jax.vmap(run))(keys)      # seeds as a vmap axis
+
+Shapes never depend on the growing labelled set: labels live in a fixed-capacity
+buffer with a count. Because the labelled-set size at step t is the same for every
+seed (N0 + t k), the steps are split statically into a few size buckets: each bucket
+is one `lax.scan` whose training sees only the first `capacity` buffer rows, so early
+steps do not pay for the full buffer (`Config.train_buckets`; 1 = one scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jdal import acquisitions, problems
+from jdal.acquisitions.base import AcqState, Context, pairwise_sq_dist
+from jdal.config import Config
+from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
+
+
+class RunResult(NamedTuple):
+    """One run's record (add a leading seed axis under `vmap`).
+
+    mse: f32[T+1] test MSE of the ensemble mean at n = N0 + t k.
+    n_labelled: int32[T+1] labelled-set sizes N0 + t k.
+    train_loss: f32[T+1] member-mean training MSE at the last gradient step.
+    div_per_step: f32[T] mean nearest-labelled-neighbour distance of each batch.
+    div: f32[] Div of BENCHMARK.md 5 (mean of div_per_step).
+    picked_x: f32[T, k, d] the points labelled at each step.
+    n_nonfinite_labels: int32[] oracle outputs that were not finite (must be 0).
+    """
+
+    mse: jax.Array
+    n_labelled: jax.Array
+    train_loss: jax.Array
+    div_per_step: jax.Array
+    div: jax.Array
+    picked_x: jax.Array
+    n_nonfinite_labels: jax.Array
+
+
+class Segment(NamedTuple):
+    """Consecutive AL steps trained on the first `capacity` buffer rows."""
+
+    first_step: int
+    n_steps: int
+    capacity: int
+
+
+def size_segments(cfg: Config) -> list[Segment]:
+    """Splits steps 0..T-1 into <= cfg.train_buckets segments of geometric capacity.
+
+    Step t trains on n_t = N0 + t k rows; a segment's capacity is the largest n_t
+    it holds. Capacities grow geometrically, so padding waste stays bounded.
+    """
+    sizes = [cfg.n_initial + t * cfg.k for t in range(cfg.steps)]
+    ratio = (cfg.n_final / cfg.n_initial) ** (1.0 / cfg.train_buckets)
+    limits = [cfg.n_initial * ratio ** (b + 1) for b in range(cfg.train_buckets)]
+    limits[-1] = float("inf")
+    segments: list[Segment] = []
+    for t, n in enumerate(sizes):
+        bucket = next(b for b, limit in enumerate(limits) if n <= limit + 1e-9)
+        if segments and segments[-1][2] == bucket:
+            first, count, _ = segments[-1]
+            segments[-1] = (first, count + 1, bucket)
+        else:
+            segments.append((t, 1, bucket))
+    return [
+        Segment(first, count, sizes[first + count - 1]) for first, count, _ in segments
+    ]
+
+
+def nearest_other_distance(
+    new_x: jax.Array, buffer_x: jax.Array, n_before: jax.Array
+) -> jax.Array:
+    """f32[k]: distance of each new point to its nearest other labelled point.
+
+    The labelled set is buffer rows < n_before + k, the new batch included; a point
+    is never its own neighbour.
+    """
+    k = new_x.shape[0]
+    rows = jnp.arange(buffer_x.shape[0])
+    own_row = n_before + jnp.arange(k)
+    others = (rows[None, :] < n_before + k) & (rows[None, :] != own_row[:, None])
+    sq = jnp.where(others, pairwise_sq_dist(new_x, buffer_x), jnp.inf)
+    return jnp.sqrt(jnp.min(sq, axis=1))
+
+
+def test_mse(ensemble: Ensemble, state: EnsembleState, x, y) -> jax.Array:
+    """MSE of the member mean over test points and output dimensions."""
+    mean = jnp.mean(ensemble.predict(state, x), axis=0)
+    return jnp.mean(jnp.square(mean - y))
+
+
+def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
+    """Builds `run(key) -> RunResult` for one (problem, method, gamma) cell.
+
+    Keys are derived so that, for one seed, the initial set, the test set, the
+    ensemble initialisation and the pools are the same for every method and gamma
+    (paired comparisons).
+    """
+    cfg.validate()
+    problem = problems.get(cfg.problem)
+    method = acquisitions.get(cfg.method)
+    ensemble = make_ensemble(
+        problem,
+        cfg,
+        head=None if method.make_head is None else method.make_head(problem, cfg),
+        side=None if method.make_side is None else method.make_side(problem, cfg),
+    )
+    select = method.make(Context(problem, cfg, ensemble))
+    segments = size_segments(cfg)
+    d, k = problem.dim_x, cfg.k
+
+    def uniform(key, n):
+        return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
+
+    def run(key: jax.Array) -> RunResult:
+        key_initial, key_test, key_model, key_steps = (
+            jax.random.fold_in(key, i) for i in range(4)
+        )
+        test_x = uniform(key_test, cfg.n_test)
+        test_y = problem.label(test_x)
+        initial_x = uniform(key_initial, cfg.n_initial)
+        buffer_x = (
+            jnp.zeros((cfg.n_final, d), jnp.float32).at[: cfg.n_initial].set(initial_x)
+        )
+        buffer_y = jnp.zeros((cfg.n_final, problem.dim_y), jnp.float32)
+        buffer_y = buffer_y.at[: cfg.n_initial].set(problem.label(initial_x))
+        carry = (buffer_x, buffer_y, ensemble.init(key_model))
+
+        def make_step(capacity: int):
+            def step(carry, t):
+                buffer_x, buffer_y, model_state = carry
+                n = cfg.n_initial + t * k
+                key_train, key_pool, key_select = jax.random.split(
+                    jax.random.fold_in(key_steps, t), 3
+                )
+                model_state, info = ensemble.train(
+                    key_train, model_state, buffer_x[:capacity], buffer_y[:capacity], n
+                )
+                mse = test_mse(ensemble, model_state, test_x, test_y)
+                acq_state = AcqState(
+                    buffer_x[:capacity], buffer_y[:capacity], n, model_state
+                )
+                if method.returns_points:
+                    new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
+                else:
+                    pool_x = uniform(key_pool, cfg.pool_size)
+                    new_x = pool_x[select(key_select, pool_x, acq_state, k)]
+                new_y = problem.label(new_x)
+                buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
+                buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
+                div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
+                nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
+                out = (mse, info.loss[-1], div, new_x, nonfinite)
+                return (buffer_x, buffer_y, model_state), out
+
+            return step
+
+        outputs = []
+        for segment in segments:
+            steps = jnp.arange(segment.first_step, segment.first_step + segment.n_steps)
+            carry, out = jax.lax.scan(make_step(segment.capacity), carry, steps)
+            outputs.append(out)
+        mse, loss, div, picked, nonfinite = (
+            jnp.concatenate(parts) for parts in zip(*outputs, strict=True)
+        )
+        buffer_x, buffer_y, model_state = carry
+        model_state, info = ensemble.train(
+            jax.random.fold_in(key_steps, cfg.steps),
+            model_state,
+            buffer_x,
+            buffer_y,
+            cfg.n_final,
+        )
+        final_mse = test_mse(ensemble, model_state, test_x, test_y)
+        initial_nonfinite = jnp.sum(~jnp.isfinite(buffer_y[: cfg.n_initial]))
+        return RunResult(
+            mse=jnp.append(mse, final_mse),
+            n_labelled=cfg.n_initial + k * jnp.arange(cfg.steps + 1, dtype=jnp.int32),
+            train_loss=jnp.append(loss, info.loss[-1]),
+            div_per_step=div,
+            div=jnp.mean(div),
+            picked_x=picked,
+            n_nonfinite_labels=jnp.sum(nonfinite) + initial_nonfinite.astype(jnp.int32),
+        )
+
+    return run
+
+
+def seed_keys(seeds) -> jax.Array:
+    """Typed keys for integer seeds: int[S] -> key[S]; seed s gives key(s)."""
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
