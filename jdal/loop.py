@@ -13,6 +13,7 @@ steps do not pay for the full buffer (`Config.train_buckets`; 1 = one scan).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -20,9 +21,16 @@ import jax
 import jax.numpy as jnp
 
 from jdal import acquisitions, problems
-from jdal.acquisitions.base import AcqState, Context, pairwise_sq_dist
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    SelectFn,
+    pairwise_sq_dist,
+)
 from jdal.config import Config
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
+from jdal.problems import Problem
 
 
 class RunResult(NamedTuple):
@@ -46,6 +54,9 @@ class RunResult(NamedTuple):
     n_nonfinite_labels: jax.Array
 
 
+MIN_BUCKET_GROWTH = 1.5
+
+
 class Segment(NamedTuple):
     """Consecutive AL steps trained on the first `capacity` buffer rows."""
 
@@ -61,8 +72,14 @@ def size_segments(cfg: Config) -> list[Segment]:
     it holds. Capacities grow geometrically, so padding waste stays bounded.
     """
     sizes = [cfg.n_initial + t * cfg.k for t in range(cfg.steps)]
-    ratio = (cfg.n_final / cfg.n_initial) ** (1.0 / cfg.train_buckets)
-    limits = [cfg.n_initial * ratio ** (b + 1) for b in range(cfg.train_buckets)]
+    growth = sizes[-1] / cfg.n_initial
+    # A bucket must at least grow the size by MIN_BUCKET_GROWTH: finer splits cost
+    # a compiled training body each and save little.
+    n_buckets = min(
+        cfg.train_buckets, max(1, int(math.log(growth) / math.log(MIN_BUCKET_GROWTH)))
+    )
+    ratio = growth ** (1.0 / n_buckets)
+    limits = [cfg.n_initial * ratio ** (b + 1) for b in range(n_buckets)]
     limits[-1] = float("inf")
     segments: list[Segment] = []
     for t, n in enumerate(sizes):
@@ -99,13 +116,8 @@ def test_mse(ensemble: Ensemble, state: EnsembleState, x, y) -> jax.Array:
     return jnp.mean(jnp.square(mean - y))
 
 
-def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
-    """Builds `run(key) -> RunResult` for one (problem, method, gamma) cell.
-
-    Keys are derived so that, for one seed, the initial set, the test set, the
-    ensemble initialisation and the pools are the same for every method and gamma
-    (paired comparisons).
-    """
+def build_cell(cfg: Config) -> tuple[Problem, Acquisition, Ensemble, SelectFn]:
+    """Validates `cfg` and binds its problem, method, ensemble and selection."""
     cfg.validate()
     problem = problems.get(cfg.problem)
     method = acquisitions.get(cfg.method)
@@ -115,7 +127,17 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
         head=None if method.make_head is None else method.make_head(problem, cfg),
         side=None if method.make_side is None else method.make_side(problem, cfg),
     )
-    select = method.make(Context(problem, cfg, ensemble))
+    return problem, method, ensemble, method.make(Context(problem, cfg, ensemble))
+
+
+def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
+    """Builds `run(key) -> RunResult` for one (problem, method, gamma) cell.
+
+    Keys are derived so that, for one seed, the initial set, the test set, the
+    ensemble initialisation and the pools are the same for every method and gamma
+    (paired comparisons).
+    """
+    problem, method, ensemble, select = build_cell(cfg)
     segments = size_segments(cfg)
     d, k = problem.dim_x, cfg.k
 
@@ -199,3 +221,50 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
 def seed_keys(seeds) -> jax.Array:
     """Typed keys for integer seeds: int[S] -> key[S]; seed s gives key(s)."""
     return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+
+
+class StepParts(NamedTuple):
+    """One AL step's training and acquisition as separate jittable functions.
+
+    For timing the two apart (the compiled run fuses them). Representative inputs
+    are the first step's: N0 labelled rows in a buffer of the first size bucket.
+
+    inputs(key) -> (model_state, labelled_x f32[C, d], labelled_y f32[C, dy],
+      pool_x f32[P, d]) with an untrained ensemble.
+    train(key, model_state, labelled_x, labelled_y) -> EnsembleState (one AL step's
+      gradient steps on the N0 valid rows).
+    select(key, pool_x, model_state, labelled_x, labelled_y) -> int32[k] indices
+      (f32[k, d] points for query synthesis).
+    """
+
+    inputs: Callable[[jax.Array], tuple]
+    train: Callable[..., EnsembleState]
+    select: Callable[..., jax.Array]
+
+
+def make_step_parts(cfg: Config) -> StepParts:
+    """Builds the pieces of one AL step of `make_run(cfg)`, at the initial size."""
+    problem, method, ensemble, select_fn = build_cell(cfg)
+    capacity = size_segments(cfg)[0].capacity
+    d, n = problem.dim_x, cfg.n_initial
+
+    def inputs(key: jax.Array):
+        key_x, key_pool, key_model = (jax.random.fold_in(key, i) for i in range(3))
+        initial_x = jax.random.uniform(key_x, (n, d), jnp.float32, -1.0, 1.0)
+        labelled_x = jnp.zeros((capacity, d), jnp.float32).at[:n].set(initial_x)
+        labelled_y = jnp.zeros((capacity, problem.dim_y), jnp.float32)
+        labelled_y = labelled_y.at[:n].set(problem.label(initial_x))
+        pool_x = jax.random.uniform(
+            key_pool, (cfg.pool_size, d), jnp.float32, -1.0, 1.0
+        )
+        return ensemble.init(key_model), labelled_x, labelled_y, pool_x
+
+    def train(key, model_state, labelled_x, labelled_y) -> EnsembleState:
+        n_valid = jnp.asarray(n, jnp.int32)
+        return ensemble.train(key, model_state, labelled_x, labelled_y, n_valid)[0]
+
+    def select(key, pool_x, model_state, labelled_x, labelled_y) -> jax.Array:
+        state = AcqState(labelled_x, labelled_y, jnp.asarray(n, jnp.int32), model_state)
+        return select_fn(key, None if method.returns_points else pool_x, state, cfg.k)
+
+    return StepParts(inputs, train, select)

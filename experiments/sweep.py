@@ -1,0 +1,128 @@
+"""Runs the benchmark grid problem x method x γ, resumably.
+
+    python experiments/sweep.py --preset quick --problems sine,robo --gammas 2,8,32
+    python experiments/report.py results/sweep
+
+Methods that ignore γ (random, query synthesis) run once per problem. Random always
+runs: every metric is relative to it. A cell whose results are on disk with the same
+config hash and seeds is skipped; a stale one (config changed) or corrupt one is
+recomputed. Cells are written atomically, so a sweep killed at any moment (Ctrl-C,
+kill -9) resumes with every finished cell intact: run the same command again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import _common
+from tqdm import tqdm
+
+from jdal import config, results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sweep.py",
+        description="Run every (problem, method, γ) cell; skips finished cells.",
+    )
+    parser.add_argument(
+        "--problems",
+        type=_common.name_list("problem", _common.problem_names),
+        default=None,
+        help="comma-separated problems (default all: "
+        f"{','.join(_common.problem_names())})",
+    )
+    parser.add_argument(
+        "--methods",
+        type=_common.name_list("method", _common.method_names),
+        default=None,
+        help="comma-separated methods (default every registered one; random is "
+        "always added)",
+    )
+    parser.add_argument(
+        "--gammas",
+        type=_common.int_list,
+        default=list(config.GAMMAS),
+        help="comma-separated pool ratios, integers >= 1 (default "
+        f"{','.join(map(str, config.GAMMAS))})",
+    )
+    _common.add_config_flags(parser, default_out="results/sweep")
+    return parser
+
+
+def plan(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> list[config.Config]:
+    """Every cell config; gamma-free methods once per problem (validated up front)."""
+    problems = args.problems or _common.problem_names()
+    methods = _common.method_order(
+        set(args.methods or _common.method_names()) | {"random"}
+    )
+    cells: dict[tuple, config.Config] = {}
+    for problem in problems:
+        for method in methods:
+            gammas = args.gammas if results.uses_pool(method) else args.gammas[:1]
+            for gamma in gammas:
+                cfg = _common.make_config(parser, args, problem, method, gamma)
+                cells[(problem, method, cfg.gamma)] = cfg
+    return list(cells.values())
+
+
+def cell_name(cfg: config.Config) -> str:
+    gamma = f"γ={cfg.gamma}" if results.uses_pool(cfg.method) else "γ any"
+    return f"{cfg.problem}/{cfg.method}/{gamma}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    cells = plan(parser, args)
+    seeds = list(range(args.seeds))
+    found = [results.inspect_cell(args.out, cfg, seeds) for cfg in cells]
+    todo = [cfg for cfg, f in zip(cells, found, strict=True) if f.status != "done"]
+    counts = {s: sum(f.status == s for f in found) for s in results.STATUSES}
+    print(
+        f"{len(cells)} cells under {args.out}: {counts['done']} done (skipped), "
+        f"{counts['missing']} missing, {counts['stale']} stale (config changed), "
+        f"{counts['corrupt']} corrupt"
+    )
+    for f in found:
+        if f.status == "corrupt":
+            print(f"  corrupt, will recompute: {f.detail}")
+        elif f.status == "stale":
+            print(f"  stale, will recompute: {f.detail}")
+
+    ran = 0
+    try:
+        with tqdm(
+            total=len(cells), initial=counts["done"], desc="cells", unit="cell"
+        ) as bar:
+            for cfg in todo:
+                bar.set_postfix_str(cell_name(cfg))
+                arrays, meta = _common.run_cell(cfg, seeds, args.step_timing)
+                results.save_cell(args.out, cfg, arrays, meta)
+                ran += 1
+                bar.update(1)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: {ran} cells finished and saved this time; run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except _common.NonFiniteLabelsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    skipped, wall = counts["done"], time.perf_counter() - start
+    print(
+        f"ran {ran} cells, skipped {skipped} (already done) of {len(cells)} "
+        f"in {wall:.1f} s; results in {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""experiments/: metrics, CLI flags, resumable sweeps, reports, one real run.
+
+Most tests swap `jdal.make_run` for a tiny analytic fake (compiles in milliseconds),
+so the host logic is tested without training networks; one subprocess runs the real
+`run.py` end to end on a tiny config.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jdal
+from jdal import acquisitions, metrics, problems, results
+from jdal.loop import RunResult
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "experiments"))
+
+import _common  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
+import sweep  # noqa: E402
+
+SCALES = {"gsx": 0.5, "qbc": 2.0}  # fake MSE curves: a multiple of random's
+TINY = ["--preset", "smoke", "--steps", "3", "--seeds", "2", "--no-step-timing"]
+REFERENCES = [m for m in acquisitions.names() if acquisitions.get(m).reference]
+
+
+class FakeRuns:
+    """Stands in for jdal.make_run: MSE = scale(method) x a seed-dependent curve."""
+
+    def __init__(self, nonfinite=0, interrupt_after=None):
+        self.made = []
+        self.nonfinite = nonfinite
+        self.interrupt_after = interrupt_after
+
+    def __call__(self, cfg):
+        if self.interrupt_after is not None and len(self.made) == self.interrupt_after:
+            raise KeyboardInterrupt
+        self.made.append(cfg)
+        steps, k = cfg.steps, cfg.k
+        d = problems.get(cfg.problem).dim_x
+        scale = SCALES.get(cfg.method, 1.0)
+        nonfinite = self.nonfinite
+
+        def fake_run(key):
+            u = jax.random.uniform(key, (steps + 1,))
+            mse = scale * (1.0 + u) / (1.0 + jnp.arange(steps + 1))
+            return RunResult(
+                mse=mse,
+                n_labelled=cfg.n_initial + k * jnp.arange(steps + 1, dtype=jnp.int32),
+                train_loss=mse / 2,
+                div_per_step=jnp.full((steps,), scale),
+                div=jnp.float32(scale),
+                picked_x=jnp.zeros((steps, k, d)),
+                n_nonfinite_labels=jnp.int32(nonfinite),
+            )
+
+        return fake_run
+
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    fake = FakeRuns()
+    monkeypatch.setattr(jdal, "make_run", fake)
+    return fake
+
+
+# ---------------------------------------------------------------------------
+# Metrics.
+
+
+def test_nauc_of_random_against_itself_is_exactly_one():
+    rng = np.random.default_rng(0)
+    random_mse, n = rng.random((5, 11)) + 0.1, 80 + 40 * np.arange(11)
+    assert metrics.nauc(random_mse, random_mse, n) == 1.0
+    np.testing.assert_array_equal(metrics.nauc_per_seed(random_mse, random_mse, n), 1)
+
+
+def test_half_of_random_has_nauc_one_half():
+    rng = np.random.default_rng(1)
+    random_mse, n = rng.random((3, 6)) + 0.1, 80 + 40 * np.arange(6)
+    assert metrics.nauc(random_mse / 2, random_mse, n) == pytest.approx(0.5, abs=1e-12)
+
+
+def test_nauc_per_seed_is_paired():
+    n = np.array([0.0, 1.0, 2.0])
+    random_mse = np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    method_mse = np.array([[0.5, 0.5, 0.5], [4.0, 4.0, 4.0]])
+    np.testing.assert_allclose(
+        metrics.nauc_per_seed(method_mse, random_mse, n), [0.5, 2.0]
+    )
+    # nAUC of the seed means: (0.5 + 4) / (1 + 2) = 1.5, not the mean of 0.5 and 2.
+    assert metrics.nauc(method_mse, random_mse, n) == pytest.approx(1.5)
+    low, high = metrics.bootstrap_interval(np.array([0.5, 2.0]))
+    assert 0.5 <= low <= high <= 2.0
+
+
+def test_is_robust_and_best_gamma():
+    assert metrics.is_robust({2: 0.9, 8: 0.99, 64: 0.5})
+    assert not metrics.is_robust({2: 0.9, 8: 1.0})
+    assert not metrics.is_robust({})
+    assert metrics.is_robust({None: 0.8})  # gamma-free methods: their one value
+    assert metrics.best_gamma({2: 0.9, 8: 0.7, 64: 1.2}) == 8
+    assert metrics.ndiv(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 1.0
+
+
+# ---------------------------------------------------------------------------
+# Flags.
+
+
+@pytest.mark.parametrize(
+    "main, argv, expected",
+    [
+        (run.main, ["--problem", "nope", "--gamma", "4"], ["--problem", "robo"]),
+        (run.main, ["--problem", "sine", "--gamma", "0"], ["--gamma", ">= 1"]),
+        (run.main, ["--problem", "sine", "--gamma", "x"], ["--gamma", "integer"]),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--methods", "qbc,nope"],
+            ["--methods", "'nope'", "random"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--preset", "huge"],
+            ["--preset", "smoke"],
+        ),
+        (run.main, ["--problem", "sine", "--gamma", "4", "--steps", "0"], ["--steps"]),
+        (run.main, ["--problem", "sine", "--gamma", "4", "--seeds", "0"], ["--seeds"]),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "nope=1"],
+            ["--set", "'nope'", "train_steps"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "k=abc"],
+            ["--set", "k expects int"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "method=qbc"],
+            ["--set", "--method"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "1", "--set", "density_neighbours=99"],
+            ["Config.density_neighbours", "pool size"],
+        ),
+        (sweep.main, ["--gammas", "2,0"], ["--gammas", ">= 1"]),
+        (sweep.main, ["--problems", "sine,mars"], ["--problems", "'mars'", "robo"]),
+        (sweep.main, ["--seeds", "-1"], ["--seeds"]),
+        (report.main, ["/no/such/folder"], ["out", "not a folder"]),
+        (report.main, ["results", "--formats", "png,xyz"], ["--formats", "pdf"]),
+    ],
+)
+def test_bad_flags_exit_2_with_a_clear_message(main, argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error:" in error
+    for text in expected:
+        assert text in error
+
+
+def test_bad_flag_from_the_shell_has_no_traceback():
+    done = subprocess.run(
+        [sys.executable, "experiments/run.py", "--problem", "mars", "--gamma", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "argument --problem: invalid choice: 'mars'" in done.stderr
+
+
+def test_set_overrides_are_typed():
+    assert _common.parse_setting("train_steps=7") == ("train_steps", 7)
+    assert _common.parse_setting("learning_rate=1e-3") == ("learning_rate", 1e-3)
+    assert _common.parse_setting("n_members=none") == ("n_members", None)
+    assert _common.parse_setting("precision=bf16") == ("precision", "bf16")
+
+
+# ---------------------------------------------------------------------------
+# Sweeps (fake runs).
+
+
+def sweep_args(out, *extra):
+    return [
+        "--problems",
+        "sine,robo",
+        "--methods",
+        "gsx,qbc",
+        "--gammas",
+        "2,8",
+        *TINY,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def last_line(capsys):
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
+    assert sweep.main(sweep_args(tmp_path)) == 0
+    # 2 problems x (random once + gsx and qbc at 2 gammas) = 10 cells.
+    assert len(fake_runs.made) == 10
+    assert last_line(capsys).startswith("ran 10 cells, skipped 0 (already done) of 10")
+    random_cells = [c for c in fake_runs.made if c.method == "random"]
+    assert len(random_cells) == 2
+    assert all(
+        results.cell_folder(tmp_path, c).name == "gamma_any" for c in random_cells
+    )
+
+    assert sweep.main(sweep_args(tmp_path)) == 0
+    assert len(fake_runs.made) == 10
+    assert last_line(capsys).startswith("ran 0 cells, skipped 10 (already done) of 10")
+
+
+def test_sweep_killed_midway_keeps_finished_cells(tmp_path, monkeypatch, capsys):
+    fake = FakeRuns(interrupt_after=3)
+    monkeypatch.setattr(jdal, "make_run", fake)
+    assert sweep.main(sweep_args(tmp_path)) == 130
+    assert "interrupted: 3 cells finished" in capsys.readouterr().err
+    assert len(results.load(tmp_path)) == 3
+    fake.interrupt_after = None
+    assert sweep.main(sweep_args(tmp_path)) == 0
+    assert last_line(capsys).startswith("ran 7 cells, skipped 3")
+    assert len(results.load(tmp_path)) == 10
+
+
+def test_config_change_recomputes_stale_cells(tmp_path, fake_runs, capsys):
+    argv = ["--problems", "sine", "--methods", "qbc", "--gammas", "2"]
+    argv += [*TINY, "--out", str(tmp_path)]
+    assert sweep.main([*argv, "--set", "train_steps=7"]) == 0
+    assert sweep.main([*argv, "--set", "train_steps=8"]) == 0
+    out = capsys.readouterr().out
+    assert "2 stale (config changed)" in out and "ran 2 cells, skipped 0" in out
+    cells = results.load(tmp_path)
+    assert len(cells) == 2
+    assert all(c.config["train_steps"] == 8 for c in cells)  # nothing mixed
+    assert len(fake_runs.made) == 4
+    for cfg in fake_runs.made[2:]:
+        assert results.cell_status(tmp_path, cfg, seeds=[0, 1]) == "done"
+
+
+def test_corrupt_cell_is_reported_and_recomputed(tmp_path, fake_runs, capsys):
+    assert sweep.main(sweep_args(tmp_path)) == 0
+    npz = tmp_path / "robo" / "qbc" / "gamma_8" / "results.npz"
+    npz.write_bytes(npz.read_bytes()[:64])
+    capsys.readouterr()
+    assert sweep.main(sweep_args(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert f"corrupt, will recompute: {npz}" in out
+    assert "ran 1 cells, skipped 9" in out
+    assert results.cell_status(tmp_path, fake_runs.made[-1], seeds=[0, 1]) == "done"
+
+
+def test_nonfinite_labels_are_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(jdal, "make_run", FakeRuns(nonfinite=3))
+    argv = ["--problem", "sine", "--gamma", "2", "--methods", "random", *TINY]
+    assert run.main([*argv, "--out", str(tmp_path)]) == 1
+    assert "6 non-finite labels" in capsys.readouterr().err
+    assert results.load(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------
+# Report (fake runs).
+
+
+def test_report_writes_figures_and_summary(tmp_path, fake_runs, capsys):
+    out, figures = tmp_path / "results", tmp_path / "figures"
+    methods = ",".join(["gsx", "qbc", *REFERENCES])
+    argv = sweep_args(out)
+    argv[argv.index("--methods") + 1] = methods
+    assert sweep.main(argv) == 0
+    assert report.main([str(out), "--figures", str(figures)]) == 0
+    names = {p.name for p in figures.iterdir()}
+    for stem in [
+        "mse_curves_sine",
+        "mse_curves_robo",
+        "nauc_heatmap_sine",
+        "nauc_heatmap_robo",
+        "nauc_vs_ndiv",
+    ]:
+        assert {f"{stem}.png", f"{stem}.pdf"} <= names
+    summary = (figures / "summary.md").read_text()
+    assert "| gsx | 0.500" in summary  # half of random's curve at every gamma
+    assert "Robust methods (nAUC < 1 at every γ): gsx" in summary
+    assert "Robust on every problem (sine, robo): gsx" in summary
+    assert "| qbc | γ=2 (2.000) | γ=2 (2.000) |" in summary
+    for reference in REFERENCES:
+        assert f"{reference} (reference)" in summary
+    rows = (figures / "cells.csv").read_text().splitlines()
+    # 2 problems x (random + 2 gammas x (gsx, qbc, references)) x 2 seeds, + header.
+    assert len(rows) == 1 + 2 * (1 + 2 * (2 + len(REFERENCES))) * 2
+
+
+# ---------------------------------------------------------------------------
+# End to end (real training, tiny).
+
+
+def test_run_end_to_end_and_reuse(tmp_path):
+    argv = [
+        sys.executable,
+        "experiments/run.py",
+        "--problem",
+        "sine",
+        "--gamma",
+        "2",
+        "--preset",
+        "smoke",
+        "--steps",
+        "2",
+        "--seeds",
+        "2",
+        "--methods",
+        "random,qbc",
+        "--set",
+        "train_buckets=1",
+        "--set",
+        "train_steps=5",
+        "--set",
+        "n_test=64",
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "random (baseline)" in done.stdout and "qbc" in done.stdout
+    assert "nAUC" in done.stdout and "nDiv" in done.stdout
+    assert "2 computed, 0 reused" in done.stdout
+    folder = tmp_path / "sine" / "qbc" / "gamma_2"
+    with np.load(folder / "results.npz", allow_pickle=False) as data:
+        assert data["mse"].shape == (2, 3) and np.all(np.isfinite(data["mse"]))
+        assert data["picked_x"].shape == (2, 2, 40, 1)
+    meta = json.loads((folder / "meta.json").read_text())
+    timing = meta["timing"]
+    for key in ("compile_s", "run_s", "step_train_s", "step_acquire_s", "total_s"):
+        assert timing[key] > 0
+    assert (tmp_path / "sine" / "random" / "gamma_any" / "meta.json").exists()
+    assert (tmp_path / "sine_gamma2_mse.png").stat().st_size > 0
+
+    again = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "0 computed, 2 reused" in again.stdout
