@@ -110,7 +110,22 @@ def nearest_other_distance(
     return jnp.sqrt(jnp.min(sq, axis=1))
 
 
-def test_mse(ensemble: Ensemble, state: EnsembleState, x, y) -> jax.Array:
+def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
+    """f32[size, dim_x] uniform pool whose point i depends on (key, i) only.
+
+    Pools therefore nest across gamma: the pool of k gamma points is a prefix of
+    every larger pool of the same step and seed, which pairs cells of different
+    gamma and lets a gamma grid share one padded pool with a mask.
+    """
+    point_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(size))
+    return jax.vmap(lambda k: jax.random.uniform(k, (dim_x,), jnp.float32, -1.0, 1.0))(
+        point_keys
+    )
+
+
+def mean_prediction_mse(
+    ensemble: Ensemble, state: EnsembleState, x: jax.Array, y: jax.Array
+) -> jax.Array:
     """MSE of the member mean over test points and output dimensions."""
     mean = jnp.mean(ensemble.predict(state, x), axis=0)
     return jnp.mean(jnp.square(mean - y))
@@ -168,14 +183,14 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
                 model_state, info = ensemble.train(
                     key_train, model_state, buffer_x[:capacity], buffer_y[:capacity], n
                 )
-                mse = test_mse(ensemble, model_state, test_x, test_y)
+                mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
                 acq_state = AcqState(
                     buffer_x[:capacity], buffer_y[:capacity], n, model_state
                 )
                 if method.returns_points:
                     new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
                 else:
-                    pool_x = uniform(key_pool, cfg.pool_size)
+                    pool_x = draw_pool(key_pool, cfg.pool_size, d)
                     new_x = pool_x[select(key_select, pool_x, acq_state, k)]
                 new_y = problem.label(new_x)
                 buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
@@ -203,7 +218,7 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
             buffer_y,
             cfg.n_final,
         )
-        final_mse = test_mse(ensemble, model_state, test_x, test_y)
+        final_mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
         initial_nonfinite = jnp.sum(~jnp.isfinite(buffer_y[: cfg.n_initial]))
         return RunResult(
             mse=jnp.append(mse, final_mse),
@@ -254,9 +269,7 @@ def make_step_parts(cfg: Config) -> StepParts:
         labelled_x = jnp.zeros((capacity, d), jnp.float32).at[:n].set(initial_x)
         labelled_y = jnp.zeros((capacity, problem.dim_y), jnp.float32)
         labelled_y = labelled_y.at[:n].set(problem.label(initial_x))
-        pool_x = jax.random.uniform(
-            key_pool, (cfg.pool_size, d), jnp.float32, -1.0, 1.0
-        )
+        pool_x = draw_pool(key_pool, cfg.pool_size, d)
         return ensemble.init(key_model), labelled_x, labelled_y, pool_x
 
     def train(key, model_state, labelled_x, labelled_y) -> EnsembleState:

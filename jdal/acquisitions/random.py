@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context
+from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
 
 
 def make_random(ctx: Context):
@@ -14,7 +13,8 @@ def make_random(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del state
-        return jax.random.permutation(key, pool_x.shape[0])[:k].astype(jnp.int32)
+        # The k largest of i.i.d. uniform scores: a uniform k-subset.
+        return top_k(jax.random.uniform(key, (pool_x.shape[0],)), k)
 
     return select
 
