@@ -48,7 +48,7 @@ def device_peak(precision: str) -> float | None:
 
 
 def useful_flops(cfg: jconfig.Config, steps: int) -> float:
-    """6 x params x valid rows per gradient step, over the trainings of `steps` steps."""
+    """6 x params x valid rows per gradient step, summed over `steps` + 1 trainings."""
     problem = jdal.problems.get(cfg.problem)
     ensemble = make_ensemble(problem, cfg)
     params = count_params(jax.eval_shape(ensemble.init, jax.random.key(0)).params)

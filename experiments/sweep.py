@@ -95,13 +95,18 @@ def main(argv: list[str] | None = None) -> int:
         elif f.status == "stale":
             print(f"  stale, will recompute: {f.detail}")
 
-    ran = 0
+    ran, skipped = 0, counts["done"]
     try:
         with tqdm(
             total=len(cells), initial=counts["done"], desc="cells", unit="cell"
         ) as bar:
             for cfg in todo:
                 bar.set_postfix_str(cell_name(cfg))
+                # Another sweep on the same folder may have finished it meanwhile.
+                if results.inspect_cell(args.out, cfg, seeds).status == "done":
+                    skipped += 1
+                    bar.update(1)
+                    continue
                 arrays, meta = _common.run_cell(cfg, seeds, args.step_timing)
                 results.save_cell(args.out, cfg, arrays, meta)
                 ran += 1
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     except _common.NonFiniteLabelsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    skipped, wall = counts["done"], time.perf_counter() - start
+    wall = time.perf_counter() - start
     print(
         f"ran {ran} cells, skipped {skipped} (already done) of {len(cells)} "
         f"in {wall:.1f} s; results in {args.out}"

@@ -7,6 +7,7 @@ the tests and the plots pick it up from the registry with no other change.
 
 from __future__ import annotations
 
+from jdal.acquisitions.bald import BALD
 from jdal.acquisitions.base import (
     AcqState,
     Acquisition,
@@ -18,12 +19,30 @@ from jdal.acquisitions.base import (
     pairwise_sq_dist,
     top_k,
 )
-from jdal.acquisitions.committee import QBC
-from jdal.acquisitions.greedy import GSX
+from jdal.acquisitions.committee import QBC, QBC_DIV, QBC_DIV_DEN
+from jdal.acquisitions.emoc import EMOC
+from jdal.acquisitions.greedy import GSX, GSXY, GSY
+from jdal.acquisitions.learning_loss import LL
 from jdal.acquisitions.random import RANDOM
+from jdal.acquisitions.reference import MSE
+from jdal.acquisitions.synthesis import NAQBC
 
 ACQUISITIONS: dict[str, Acquisition] = {
-    acquisition.name: acquisition for acquisition in (RANDOM, GSX, QBC)
+    acquisition.name: acquisition
+    for acquisition in (
+        RANDOM,
+        GSX,
+        GSY,
+        GSXY,
+        QBC,
+        QBC_DIV,
+        QBC_DIV_DEN,
+        BALD,
+        EMOC,
+        LL,
+        NAQBC,
+        MSE,
+    )
 }
 
 

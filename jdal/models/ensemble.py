@@ -242,9 +242,11 @@ def make_ensemble(
             params, batch_stats, x, y, mask, detach
         )
         params, opt_state = sgd_step(params, opt_state, grads, plateau.scale)
+        # The schedule watches the training MSE (BENCHMARK.md 2), not MSE + a head's
+        # loss: learning loss's noisy ranking term would otherwise cut the rate.
         plateau = update_plateau(
             plateau,
-            total,
+            mse,
             cfg.plateau_factor,
             cfg.plateau_patience,
             cfg.plateau_threshold,

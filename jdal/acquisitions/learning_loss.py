@@ -1,0 +1,109 @@
+"""Learning loss (Yoo & Kweon 2019, "Learning Loss for Active Learning").
+
+Every ensemble member carries a small loss-prediction head on its last hidden
+activations (a `MemberHead`): Dense(128) → ReLU → Dense(1). The paper taps several
+backbone blocks (global pooling + FC 128 each, concatenated); jdal's MLP exposes
+its last hidden activations only, so the head has one branch.
+
+Training, jointly with the member (the head loss is added to the member MSE):
+pairs (i, j) are formed by splitting the masked batch in halves, the i-th valid row
+with the i-th valid row from the end (the paper's `x - x.flip(0)`, restricted to
+valid rows). The target loss l (the per-row MSE) is detached; the ranking loss per
+pair is max(0, margin − sign(l_i − l_j) · (l̂_i − l̂_j)) (sign(0) counts as −1, as
+in the paper's code), averaged over pairs and multiplied by `cfg.ll_weight`
+(margin `cfg.ll_margin`, both 1). For the last `cfg.ll_detach_fraction` (40 %) of
+the gradient steps of each AL step, the head's input is detached: the head keeps
+learning but sends no gradient into the backbone (the paper stops it after epoch
+120 of 200).
+
+Acquisition: the mean over members of the predicted loss; top k.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.config import Config
+from jdal.models.ensemble import MemberHead
+from jdal.problems import Problem
+
+HEAD_WIDTH = 128  # the paper's FC width per tapped block
+
+
+class LossHead(nn.Module):
+    """f32[n, h] features -> f32[n] predicted loss."""
+
+    width: int = HEAD_WIDTH
+
+    @nn.compact
+    def __call__(self, features: jax.Array) -> jax.Array:
+        opts = dict(precision=jax.lax.Precision.HIGHEST)
+        h = nn.relu(nn.Dense(self.width, **opts)(features))
+        return nn.Dense(1, **opts)(h)[..., 0]
+
+
+def margin_ranking_loss(
+    predicted: jax.Array, target: jax.Array, mask: jax.Array, margin: float
+) -> jax.Array:
+    """f32[]: Yoo & Kweon's pairwise ranking loss over the masked rows.
+
+    Valid rows (in their order) are paired first-with-last: position p with
+    n − 1 − p for p < n // 2, n the number of valid rows.
+    """
+    order = jnp.argsort(~mask, stable=True)  # valid rows first, order kept
+    n_valid = jnp.sum(mask.astype(jnp.int32))
+    position = jnp.arange(mask.shape[0])
+    first = order
+    second = order[jnp.clip(n_valid - 1 - position, 0, mask.shape[0] - 1)]
+    pair_valid = position < n_valid // 2
+    sign = jnp.where(target[first] - target[second] > 0, 1.0, -1.0)
+    hinge = jnp.maximum(0.0, margin - sign * (predicted[first] - predicted[second]))
+    weight = pair_valid.astype(jnp.float32)
+    return jnp.sum(hinge * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def make_ll_head(problem: Problem, cfg: Config) -> MemberHead:
+    """The loss-prediction head as a `MemberHead` (init, loss)."""
+    del problem
+    module = LossHead()
+
+    def init(key: jax.Array, feature_dim: int):
+        return module.init(key, jnp.zeros((1, feature_dim), jnp.float32))
+
+    def loss(params, features, row_loss, mask, detach):
+        # detach is a traced 0/1 scalar: blend so the backbone gradient is (1 − detach).
+        features = detach * jax.lax.stop_gradient(features) + (1.0 - detach) * features
+        predicted = module.apply(params, features)
+        target = jax.lax.stop_gradient(row_loss)
+        return cfg.ll_weight * margin_ranking_loss(
+            predicted, target, mask, cfg.ll_margin
+        )
+
+    return MemberHead(init=init, loss=loss)
+
+
+def make_ll(ctx: Context):
+    """Top-k predicted loss, averaged over the members' loss heads."""
+    module = LossHead()
+
+    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+        del key
+        _, features = ctx.ensemble.predict_with_features(state.ensemble, pool_x)
+        predicted = jax.vmap(module.apply)(state.ensemble.params["head"], features)
+        return top_k(jnp.mean(predicted, axis=0), k)
+
+    return select
+
+
+LL = Acquisition(
+    name="ll",
+    make=make_ll,
+    description=(
+        "Learning loss (Yoo & Kweon 2019): top-k loss predicted by a head trained "
+        "with a margin ranking loss"
+    ),
+    make_head=make_ll_head,
+)
