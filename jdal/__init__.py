@@ -1,9 +1,9 @@
 """jdal: deep active learning for scientific regression, in JAX.
 
-    import jdal
-    problem = jdal.problems.get("robo")
-    cfg = jdal.config.quick(problem="robo", method="qbc", gamma=16)
-    result = jax.jit(jax.vmap(jdal.make_run(cfg)))(jdal.seed_keys(range(5)))
+import jdal
+problem = jdal.problems.get("robo")
+cfg = jdal.config.quick(problem="robo", method="qbc", gamma=16)
+result = jax.jit(jax.vmap(jdal.make_run(cfg)))(jdal.seed_keys(range(5)))
 """
 
 from jdal import acquisitions, config, metrics, problems

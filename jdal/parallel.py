@@ -35,9 +35,7 @@ def run_mesh(devices=None) -> Mesh:
     return Mesh(np.asarray(devices), (RUN_AXIS,))
 
 
-def make_batched_run(
-    cfg: Config, devices=None
-) -> Callable[[jax.Array], RunResult]:
+def make_batched_run(cfg: Config, devices=None) -> Callable[[jax.Array], RunResult]:
     """`runner(keys key[R]) -> RunResult` with leaves [R, ...], sharded over devices."""
     batched = jax.vmap(make_run(cfg))
     mesh = run_mesh(devices)

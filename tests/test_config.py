@@ -9,7 +9,12 @@ from jdal.loop import size_segments
 
 # The only fields a smaller preset may change: sizes, never the protocol.
 SIZE_FIELDS = {
-    "steps", "train_steps", "n_members", "max_width", "n_test", "naqbc_steps",
+    "steps",
+    "train_steps",
+    "n_members",
+    "max_width",
+    "n_test",
+    "naqbc_steps",
     "bald_passes",
 }
 
@@ -17,10 +22,16 @@ SIZE_FIELDS = {
 def test_paper_is_the_spec():
     cfg = config.paper()
     assert (cfg.n_initial, cfg.k, cfg.steps, cfg.n_test, cfg.train_steps) == (
-        80, 40, 50, 4000, 500,
+        80,
+        40,
+        50,
+        4000,
+        500,
     )
     assert (cfg.plateau_factor, cfg.plateau_patience, cfg.plateau_threshold) == (
-        0.8, 10, 1e-4,
+        0.8,
+        10,
+        1e-4,
     )
     assert cfg.n_final == 2080
     assert cfg.precision == "fp32"

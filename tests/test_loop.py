@@ -9,8 +9,15 @@ import pytest
 from jdal import config, make_run, seed_keys
 from jdal.loop import nearest_other_distance
 
-TINY = dict(problem="robo", steps=3, train_steps=20, n_members=2, max_width=16,
-            n_test=128, gamma=4)
+TINY = dict(
+    problem="robo",
+    steps=3,
+    train_steps=20,
+    n_members=2,
+    max_width=16,
+    n_test=128,
+    gamma=4,
+)
 
 
 @pytest.fixture(scope="module")

@@ -92,13 +92,13 @@ def pairwise_sq_dist(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def min_dist_to_rows(a: jax.Array, b: jax.Array, b_mask: jax.Array) -> jax.Array:
-    """f32[n]: Euclidean distance from each row of `a` to its nearest masked-in `b` row."""
+    """f32[n]: distance from each row of `a` to its nearest masked-in row of `b`."""
     sq = jnp.where(b_mask[None, :], pairwise_sq_dist(a, b), jnp.inf)
     return jnp.sqrt(jnp.min(sq, axis=1))
 
 
 def member_variance(preds: jax.Array) -> jax.Array:
-    """Population variance over members averaged over outputs: f32[M, P, dy] -> f32[P]."""
+    """Population variance over members, mean over outputs: f32[M, P, dy] -> f32[P]."""
     return jnp.mean(jnp.var(preds, axis=0), axis=-1)
 
 
