@@ -6,7 +6,7 @@ cfg = jdal.config.quick(problem="robo", method="qbc", gamma=16)
 result = jax.jit(jax.vmap(jdal.make_run(cfg)))(jdal.seed_keys(range(5)))
 """
 
-from jdal import acquisitions, config, metrics, problems
+from jdal import acquisitions, config, metrics, problems, results
 from jdal.config import Config
 from jdal.loop import RunResult, make_run, seed_keys
 from jdal.models.ensemble import make_ensemble
@@ -22,5 +22,6 @@ __all__ = [
     "make_run",
     "metrics",
     "problems",
+    "results",
     "seed_keys",
 ]
