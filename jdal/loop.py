@@ -110,6 +110,17 @@ def nearest_other_distance(
     return jnp.sqrt(jnp.min(sq, axis=1))
 
 
+def labelled_buffer(
+    problem: Problem, initial_x: jax.Array, capacity: int
+) -> tuple[jax.Array, jax.Array]:
+    """Fixed-capacity (f32[C, d], f32[C, dy]) buffers holding the labelled initial set
+    in their first rows and zeros (padding) after."""
+    n = initial_x.shape[0]
+    buffer_x = jnp.zeros((capacity, problem.dim_x), jnp.float32).at[:n].set(initial_x)
+    buffer_y = jnp.zeros((capacity, problem.dim_y), jnp.float32)
+    return buffer_x, buffer_y.at[:n].set(problem.label(initial_x))
+
+
 def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
     """f32[size, dim_x] uniform pool whose point i depends on (key, i) only.
 
@@ -165,12 +176,9 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
         )
         test_x = uniform(key_test, cfg.n_test)
         test_y = problem.label(test_x)
-        initial_x = uniform(key_initial, cfg.n_initial)
-        buffer_x = (
-            jnp.zeros((cfg.n_final, d), jnp.float32).at[: cfg.n_initial].set(initial_x)
+        buffer_x, buffer_y = labelled_buffer(
+            problem, uniform(key_initial, cfg.n_initial), cfg.n_final
         )
-        buffer_y = jnp.zeros((cfg.n_final, problem.dim_y), jnp.float32)
-        buffer_y = buffer_y.at[: cfg.n_initial].set(problem.label(initial_x))
         carry = (buffer_x, buffer_y, ensemble.init(key_model))
 
         def make_step(capacity: int):
@@ -266,9 +274,7 @@ def make_step_parts(cfg: Config) -> StepParts:
     def inputs(key: jax.Array):
         key_x, key_pool, key_model = (jax.random.fold_in(key, i) for i in range(3))
         initial_x = jax.random.uniform(key_x, (n, d), jnp.float32, -1.0, 1.0)
-        labelled_x = jnp.zeros((capacity, d), jnp.float32).at[:n].set(initial_x)
-        labelled_y = jnp.zeros((capacity, problem.dim_y), jnp.float32)
-        labelled_y = labelled_y.at[:n].set(problem.label(initial_x))
+        labelled_x, labelled_y = labelled_buffer(problem, initial_x, capacity)
         pool_x = draw_pool(key_pool, cfg.pool_size, d)
         return ensemble.init(key_model), labelled_x, labelled_y, pool_x
 
