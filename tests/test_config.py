@@ -95,6 +95,7 @@ def test_hash_changes_with_any_field():
 
 @pytest.mark.parametrize("buckets", [1, 2, 6, 60])
 def test_size_segments_cover_every_step(buckets):
+    """Steps 0..T (step T trains the final model) in order; last capacity N0 + T k."""
     cfg = config.paper(train_buckets=buckets)
     segments = size_segments(cfg)
     assert len(segments) <= buckets
@@ -104,4 +105,5 @@ def test_size_segments_cover_every_step(buckets):
         last_n = cfg.n_initial + (step + segment.n_steps - 1) * cfg.k
         assert segment.capacity == last_n  # no padding beyond the segment's last size
         step += segment.n_steps
-    assert step == cfg.steps
+    assert step == cfg.steps + 1
+    assert segments[-1].capacity == cfg.n_final

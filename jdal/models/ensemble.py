@@ -23,6 +23,7 @@ import optax
 from jdal.config import Config
 from jdal.models.mlp import MLP, PRECISION_SETTINGS
 from jdal.problems import Problem
+from jdal.rng import prefix_uniform
 
 Params = Any
 
@@ -163,7 +164,9 @@ def minibatch(
     if batch_size is None or batch_size >= capacity:
         rows = jnp.arange(capacity)
         return rows, rows < n_valid
-    priority = jax.random.uniform(key, (capacity,))
+    # Per-row draws: the minibatches do not depend on the buffer's capacity, so
+    # size buckets do not change them.
+    priority = prefix_uniform(key, capacity)
     priority = jnp.where(jnp.arange(capacity) < n_valid, priority, 2.0)
     rows = jnp.argsort(priority)[:batch_size]
     return rows, jnp.arange(batch_size) < n_valid
