@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
 from jdal.config import Config
 from jdal.models.ensemble import SideModel, make_module
 from jdal.models.mlp import PRECISION_SETTINGS
@@ -88,13 +88,21 @@ def mc_dropout_variance(
     """f32[P]: variance over `n_passes` dropout passes, averaged over outputs.
 
     Welford's running mean / sum of squares over a scan, so memory stays O(P dy)
-    whatever the number of passes.
+    whatever the number of passes. Row i's dropout masks come from
+    fold_in(pass key, i), so a candidate's score does not depend on how many other
+    candidates share the pool (a padded γ-grid pool scores like the plain one).
     """
+
+    def row_prediction(key_pass, x_row, row):
+        rngs = {"dropout": jax.random.fold_in(key_pass, row)}
+        return module.apply(params, x_row[None], deterministic=False, rngs=rngs)[0]
+
+    rows = jnp.arange(x.shape[0])
 
     def one_pass(carry, inputs):
         mean, m2 = carry
         index, key_pass = inputs
-        pred = module.apply(params, x, deterministic=False, rngs={"dropout": key_pass})
+        pred = jax.vmap(row_prediction, (None, 0, 0))(key_pass, x, rows)
         delta = pred - mean
         mean = mean + delta / (index + 1.0)
         m2 = m2 + delta * (pred - mean)
@@ -113,7 +121,8 @@ def make_bald(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         params = state.ensemble.side_params
-        return top_k(mc_dropout_variance(module, params, key, pool_x, n_passes), k)
+        variance = mc_dropout_variance(module, params, key, pool_x, n_passes)
+        return top_k(variance, k, pool_mask(pool_x, state))
 
     return select
 

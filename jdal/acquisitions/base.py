@@ -32,12 +32,18 @@ class AcqState(NamedTuple):
     labelled_y: f32[N, dy] true labels of the buffer rows.
     n_labelled: int32[] number of valid rows.
     ensemble: the trained `EnsembleState` (params, batch stats, side model).
+    pool_size: int32[] number of valid pool rows, or None (the default) when every
+      row is valid. A γ grid pads every pool to the largest γ; the pool of γ is
+      then the first γ k rows, and an acquisition must pick among those only and
+      compute pool statistics (normalisation, density, means) over them: use
+      `pool_mask`, and pass it to `top_k`, `greedy_picks` and `minmax`.
     """
 
     labelled_x: jax.Array
     labelled_y: jax.Array
     n_labelled: jax.Array
     ensemble: EnsembleState
+    pool_size: jax.Array | None = None
 
 
 class Context(NamedTuple):
@@ -81,6 +87,23 @@ def valid_rows(state: AcqState) -> jax.Array:
     return jnp.arange(state.labelled_x.shape[0]) < state.n_labelled
 
 
+def pool_mask(pool_x: jax.Array, state: AcqState) -> jax.Array:
+    """bool[P]: which pool rows are real candidates (all unless `state.pool_size`)."""
+    rows = jnp.arange(pool_x.shape[0])
+    if state.pool_size is None:
+        return jnp.ones(rows.shape, bool)
+    return rows < state.pool_size
+
+
+def masked_mean(values: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
+    """Mean of `values` over the masked-in entries along `axis` (mask: bool[n])."""
+    shape = [1] * values.ndim
+    shape[axis] = mask.shape[0]
+    weight = mask.astype(values.dtype).reshape(shape)
+    total = jnp.sum(values * weight, axis=axis)
+    return total / jnp.maximum(jnp.sum(weight), 1.0)
+
+
 def pairwise_sq_dist(a: jax.Array, b: jax.Array) -> jax.Array:
     """Squared Euclidean distances f32[n, m] between rows of a f32[n, c], b f32[m, c].
 
@@ -112,8 +135,13 @@ def minmax(values: jax.Array, mask: jax.Array | None = None) -> jax.Array:
     return jnp.where(span > 0, (values - lo) / jnp.where(span > 0, span, 1.0), 0.0)
 
 
-def top_k(scores: jax.Array, k: int) -> jax.Array:
-    """int32[k] indices of the k largest scores (distinct by construction)."""
+def top_k(scores: jax.Array, k: int, mask: jax.Array | None = None) -> jax.Array:
+    """int32[k] indices of the k largest scores among the masked-in entries.
+
+    Distinct by construction; `mask` (bool[P], default all) must hold >= k entries.
+    """
+    if mask is not None:
+        scores = jnp.where(mask, scores, -jnp.inf)
     return jax.lax.top_k(scores, k)[1].astype(jnp.int32)
 
 
@@ -122,6 +150,7 @@ def greedy_picks(
     min_dist: jax.Array,
     dist_to: Callable[[jax.Array], jax.Array],
     score: Callable[[jax.Array, jax.Array], jax.Array],
+    candidates: jax.Array | None = None,
 ) -> jax.Array:
     """Greedy batch selection with a running minimum distance, O(P) per pick.
 
@@ -131,6 +160,7 @@ def greedy_picks(
       dist_to: index -> f32[P], distance of every candidate to that candidate
         (it joins the "labelled" set once picked).
       score: (min_dist f32[P], remaining bool[P]) -> f32[P]; argmax is picked.
+      candidates: bool[P] rows that may be picked (default all; see `pool_mask`).
 
     Returns:
       int32[k] distinct indices in pick order.
@@ -144,5 +174,6 @@ def greedy_picks(
         min_dist = jnp.minimum(min_dist, dist_to(index))
         return min_dist, remaining.at[index].set(False), picks.at[i].set(index)
 
-    carry = (min_dist, jnp.ones(n_pool, bool), jnp.zeros(k, jnp.int32))
+    remaining = jnp.ones(n_pool, bool) if candidates is None else candidates
+    carry = (min_dist, remaining, jnp.zeros(k, jnp.int32))
     return jax.lax.fori_loop(0, k, pick, carry)[2]

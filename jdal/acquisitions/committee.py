@@ -19,6 +19,7 @@ from jdal.acquisitions.base import (
     min_dist_to_rows,
     minmax,
     pairwise_sq_dist,
+    pool_mask,
     top_k,
     valid_rows,
 )
@@ -31,19 +32,26 @@ def make_qbc(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
-        return top_k(member_variance(predict(state.ensemble, pool_x)), k)
+        variance = member_variance(predict(state.ensemble, pool_x))
+        return top_k(variance, k, pool_mask(pool_x, state))
 
     return select
 
 
-def knn_density(pool_x: jax.Array, n_neighbours: int) -> jax.Array:
+def knn_density(
+    pool_x: jax.Array, n_neighbours: int, mask: jax.Array | None = None
+) -> jax.Array:
     """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest others.
 
     High in dense regions. The similarity needs no bandwidth: every input lives in
     [-1, 1]^d, so distances have a fixed scale. One [P, P] matrix per AL step.
+    Neighbours are masked-in rows only (`mask` bool[P], default all).
     """
     sq = pairwise_sq_dist(pool_x, pool_x)
-    sq = jnp.where(jnp.eye(pool_x.shape[0], dtype=bool), jnp.inf, sq)  # not itself
+    others = ~jnp.eye(pool_x.shape[0], dtype=bool)  # not itself
+    if mask is not None:
+        others = others & mask[None, :]
+    sq = jnp.where(others, sq, jnp.inf)
     nearest_sq = -jax.lax.top_k(-sq, n_neighbours)[0]
     return jnp.mean(1.0 / (1.0 + jnp.sqrt(nearest_sq)), axis=1)
 
@@ -69,6 +77,7 @@ def greedy_mixture(
         score=lambda dist, remaining: (
             fixed_score + diversity_weight * minmax(dist, remaining)
         ),
+        candidates=pool_mask(pool_x, state),
     )
 
 
@@ -84,7 +93,8 @@ def make_qbc_div(ctx: Context):
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
         variance = member_variance(predict(state.ensemble, pool_x))
-        return greedy_mixture(pool_x, state, k, 0.5 * minmax(variance), 0.5)
+        fixed = 0.5 * minmax(variance, pool_mask(pool_x, state))
+        return greedy_mixture(pool_x, state, k, fixed, 0.5)
 
     return select
 
@@ -102,9 +112,10 @@ def make_qbc_div_den(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
+        mask = pool_mask(pool_x, state)
         variance = member_variance(predict(state.ensemble, pool_x))
-        density = knn_density(pool_x, n_neighbours)
-        fixed = 0.34 * minmax(variance) + 0.33 * minmax(density)
+        density = knn_density(pool_x, n_neighbours, mask)
+        fixed = 0.34 * minmax(variance, mask) + 0.33 * minmax(density, mask)
         return greedy_mixture(pool_x, state, k, fixed, 0.33)
 
     return select

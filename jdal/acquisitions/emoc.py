@@ -38,7 +38,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    masked_mean,
+    pool_mask,
+    top_k,
+)
 from jdal.models.mlp import ADM_HEAD_LENGTH, AdmHead
 
 
@@ -65,7 +72,7 @@ def emoc_scores(ctx: Context, state: AcqState, pool_x: jax.Array) -> jax.Array:
     """f32[P]: expected mean absolute output change (module docstring) per candidate."""
     output_metric = make_output_metric(ctx)
     preds, features = ctx.ensemble.predict_with_features(state.ensemble, pool_x)
-    mean_features = jnp.mean(features, axis=1)  # [M, h]
+    mean_features = masked_mean(features, pool_mask(pool_x, state), axis=1)  # [M, h]
     kernel = 1.0 + jnp.einsum(
         "mh,mph->mp", mean_features, features, precision=jax.lax.Precision.HIGHEST
     )
@@ -87,7 +94,8 @@ def make_emoc(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
-        return top_k(emoc_scores(ctx, state, pool_x), k)
+        scores = emoc_scores(ctx, state, pool_x)
+        return top_k(scores, k, pool_mask(pool_x, state))
 
     return select
 

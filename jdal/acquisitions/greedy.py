@@ -17,6 +17,7 @@ from jdal.acquisitions.base import (
     greedy_picks,
     min_dist_to_rows,
     pairwise_sq_dist,
+    pool_mask,
     valid_rows,
 )
 
@@ -38,6 +39,7 @@ def make_gsx(ctx: Context):
             min_dist,
             dist_to=lambda i: distance_to_row(pool_x, i),
             score=lambda dist, remaining: dist,
+            candidates=pool_mask(pool_x, state),
         )
 
     return select
@@ -65,6 +67,7 @@ def make_gsy(ctx: Context):
             min_dist,
             dist_to=lambda i: distance_to_row(pool_y, i),
             score=lambda dist, remaining: dist,
+            candidates=pool_mask(pool_x, state),
         )
 
     return select
@@ -90,6 +93,7 @@ def make_gsxy(ctx: Context):
             jnp.min(product, axis=1),
             dist_to=lambda i: distance_to_row(pool_x, i) * distance_to_row(pool_y, i),
             score=lambda dist, remaining: dist,
+            candidates=pool_mask(pool_x, state),
         )
 
     return select

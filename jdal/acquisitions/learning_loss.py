@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
 from jdal.config import Config
 from jdal.models.ensemble import MemberHead
 from jdal.problems import Problem
@@ -93,7 +93,7 @@ def make_ll(ctx: Context):
         del key
         _, features = ctx.ensemble.predict_with_features(state.ensemble, pool_x)
         predicted = jax.vmap(module.apply)(state.ensemble.params["head"], features)
-        return top_k(jnp.mean(predicted, axis=0), k)
+        return top_k(jnp.mean(predicted, axis=0), k, pool_mask(pool_x, state))
 
     return select
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
+from jdal.rng import prefix_uniform
 
 
 def make_random(ctx: Context):
@@ -12,9 +13,10 @@ def make_random(ctx: Context):
     del ctx
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del state
-        # The k largest of i.i.d. uniform scores: a uniform k-subset.
-        return top_k(jax.random.uniform(key, (pool_x.shape[0],)), k)
+        # The k largest of i.i.d. uniform scores: a uniform k-subset. Per-row
+        # draws, so a padded pool picks what the unpadded one would.
+        scores = prefix_uniform(key, pool_x.shape[0])
+        return top_k(scores, k, pool_mask(pool_x, state))
 
     return select
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, top_k
+from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
 
 
 def make_mse(ctx: Context):
@@ -17,7 +17,7 @@ def make_mse(ctx: Context):
         del key
         mean = jnp.mean(predict(state.ensemble, pool_x), axis=0)
         error = jnp.mean(jnp.square(mean - label(pool_x)), axis=-1)
-        return top_k(error, k)
+        return top_k(error, k, pool_mask(pool_x, state))
 
     return select
 
