@@ -9,16 +9,21 @@ buffer with a count. Because the labelled-set size at step t is the same for eve
 seed (N0 + t k), the steps are split statically into a few size buckets: each bucket
 is one `lax.scan` whose training sees only the first `capacity` buffer rows, so early
 steps do not pay for the full buffer (`Config.train_buckets`; 1 = one scan).
+
+The run has T + 1 trainings and T acquisitions. The last training (t = T, on all
+N0 + T k labels) is the last bucket's final scan step, whose acquisition a
+`lax.cond` skips, so the training body is compiled once per bucket and no more.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jdal import acquisitions, problems
 from jdal.acquisitions.base import (
@@ -31,6 +36,7 @@ from jdal.acquisitions.base import (
 from jdal.config import Config
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
 from jdal.problems import Problem
+from jdal.rng import prefix_uniform
 
 
 class RunResult(NamedTuple):
@@ -66,12 +72,13 @@ class Segment(NamedTuple):
 
 
 def size_segments(cfg: Config) -> list[Segment]:
-    """Splits steps 0..T-1 into <= cfg.train_buckets segments of geometric capacity.
+    """Splits steps 0..T into <= cfg.train_buckets segments of geometric capacity.
 
-    Step t trains on n_t = N0 + t k rows; a segment's capacity is the largest n_t
-    it holds. Capacities grow geometrically, so padding waste stays bounded.
+    Step t trains on n_t = N0 + t k rows (step T trains only: the final model); a
+    segment's capacity is the largest n_t it holds, so the last one's is N0 + T k.
+    Capacities grow geometrically, so padding waste stays bounded.
     """
-    sizes = [cfg.n_initial + t * cfg.k for t in range(cfg.steps)]
+    sizes = [cfg.n_initial + t * cfg.k for t in range(cfg.steps + 1)]
     growth = sizes[-1] / cfg.n_initial
     # A bucket must at least grow the size by MIN_BUCKET_GROWTH: finer splits cost
     # a compiled training body each and save little.
@@ -128,10 +135,7 @@ def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
     every larger pool of the same step and seed, which pairs cells of different
     gamma and lets a gamma grid share one padded pool with a mask.
     """
-    point_keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(size))
-    return jax.vmap(lambda k: jax.random.uniform(k, (dim_x,), jnp.float32, -1.0, 1.0))(
-        point_keys
-    )
+    return prefix_uniform(key, size, (dim_x,), -1.0, 1.0)
 
 
 def mean_prediction_mse(
@@ -163,6 +167,52 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
     ensemble initialisation and the pools are the same for every method and gamma
     (paired comparisons).
     """
+    run = _make_run(cfg, pool_capacity=cfg.pool_size, masked=False)
+    return lambda key: run(key, None)
+
+
+def validate_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
+    """The γ grid as a tuple; ValueError naming the bad value or method."""
+    gammas = tuple(gammas)
+    if not gammas:
+        raise ValueError("gammas: need at least one pool ratio")
+    if len(set(gammas)) != len(gammas):
+        raise ValueError(f"gammas: values must be distinct, got {list(gammas)}")
+    for gamma in gammas:
+        if isinstance(gamma, bool) or not isinstance(gamma, int | np.integer):
+            raise ValueError(f"gammas: {gamma!r} is not an integer pool ratio")
+        cfg.replace(gamma=int(gamma)).validate()
+    if not acquisitions.get(cfg.method).uses_pool:
+        raise ValueError(
+            f"method {cfg.method!r} ignores gamma: run it once with make_run, "
+            "not over a gamma grid"
+        )
+    return tuple(int(g) for g in gammas)
+
+
+def make_gamma_grid_run(
+    cfg: Config, gammas: Sequence[int]
+) -> Callable[[jax.Array, jax.Array], RunResult]:
+    """Builds `run(key, gamma int32[]) -> RunResult` for any γ of the grid `gammas`.
+
+    One trace serves the whole grid, so `vmap` over (key, gamma) pairs runs every
+    γ × seed of a (problem, method) in one compiled call. Each pool is drawn at the
+    largest γ and masked to its first γ k rows: pools nest across γ (`draw_pool`),
+    so a run equals `make_run(cfg.replace(gamma=γ))(key)` up to float rounding, at
+    the price of acquisition work on the largest pool for every γ. `cfg.gamma` is
+    ignored.
+    """
+    gammas = validate_gammas(cfg, gammas)
+    largest = cfg.replace(gamma=max(gammas))
+    run = _make_run(largest, pool_capacity=largest.pool_size, masked=True)
+    return lambda key, gamma: run(key, cfg.k * gamma)
+
+
+def _make_run(
+    cfg: Config, pool_capacity: int, masked: bool
+) -> Callable[[jax.Array, jax.Array | None], RunResult]:
+    """`run(key, pool_size)`: pools of `pool_capacity` rows; with `masked`, only the
+    first `pool_size` (traced) are candidates, otherwise all (pool_size None)."""
     problem, method, ensemble, select = build_cell(cfg)
     segments = size_segments(cfg)
     d, k = problem.dim_x, cfg.k
@@ -170,7 +220,8 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
     def uniform(key, n):
         return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
 
-    def run(key: jax.Array) -> RunResult:
+    def run(key: jax.Array, pool_size: jax.Array | None) -> RunResult:
+        pool_size = pool_size if masked else None
         key_initial, key_test, key_model, key_steps = (
             jax.random.fold_in(key, i) for i in range(4)
         )
@@ -181,7 +232,29 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
         )
         carry = (buffer_x, buffer_y, ensemble.init(key_model))
 
-        def make_step(capacity: int):
+        def make_step(capacity: int, holds_final: bool):
+            def acquire(key_pool, key_select, buffer_x, buffer_y, model_state, n):
+                acq_state = AcqState(
+                    buffer_x[:capacity], buffer_y[:capacity], n, model_state, pool_size
+                )
+                if method.returns_points:
+                    new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
+                else:
+                    pool_x = draw_pool(key_pool, pool_capacity, d)
+                    new_x = pool_x[select(key_select, pool_x, acq_state, k)]
+                new_y = problem.label(new_x)
+                buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
+                buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
+                div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
+                nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
+                return buffer_x, buffer_y, div, new_x, nonfinite
+
+            def final(key_pool, key_select, buffer_x, buffer_y, model_state, n):
+                # Step T: the buffer is full and nothing more is labelled.
+                del key_pool, key_select, model_state, n
+                zeros_x = jnp.zeros((k, d), jnp.float32)
+                return buffer_x, buffer_y, jnp.float32(0), zeros_x, jnp.int32(0)
+
             def step(carry, t):
                 buffer_x, buffer_y, model_state = carry
                 n = cfg.n_initial + t * k
@@ -192,19 +265,12 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
                     key_train, model_state, buffer_x[:capacity], buffer_y[:capacity], n
                 )
                 mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
-                acq_state = AcqState(
-                    buffer_x[:capacity], buffer_y[:capacity], n, model_state
-                )
-                if method.returns_points:
-                    new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
+                operands = (key_pool, key_select, buffer_x, buffer_y, model_state, n)
+                if holds_final:  # t is not batched, so this stays one branch.
+                    acquired = jax.lax.cond(t < cfg.steps, acquire, final, *operands)
                 else:
-                    pool_x = draw_pool(key_pool, cfg.pool_size, d)
-                    new_x = pool_x[select(key_select, pool_x, acq_state, k)]
-                new_y = problem.label(new_x)
-                buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
-                buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
-                div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
-                nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
+                    acquired = acquire(*operands)
+                buffer_x, buffer_y, div, new_x, nonfinite = acquired
                 out = (mse, info.loss[-1], div, new_x, nonfinite)
                 return (buffer_x, buffer_y, model_state), out
 
@@ -213,28 +279,22 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
         outputs = []
         for segment in segments:
             steps = jnp.arange(segment.first_step, segment.first_step + segment.n_steps)
-            carry, out = jax.lax.scan(make_step(segment.capacity), carry, steps)
+            holds_final = segment.first_step + segment.n_steps > cfg.steps
+            step = make_step(segment.capacity, holds_final)
+            carry, out = jax.lax.scan(step, carry, steps)
             outputs.append(out)
         mse, loss, div, picked, nonfinite = (
             jnp.concatenate(parts) for parts in zip(*outputs, strict=True)
         )
-        buffer_x, buffer_y, model_state = carry
-        model_state, info = ensemble.train(
-            jax.random.fold_in(key_steps, cfg.steps),
-            model_state,
-            buffer_x,
-            buffer_y,
-            cfg.n_final,
-        )
-        final_mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
+        buffer_y = carry[1]
         initial_nonfinite = jnp.sum(~jnp.isfinite(buffer_y[: cfg.n_initial]))
         return RunResult(
-            mse=jnp.append(mse, final_mse),
+            mse=mse,
             n_labelled=cfg.n_initial + k * jnp.arange(cfg.steps + 1, dtype=jnp.int32),
-            train_loss=jnp.append(loss, info.loss[-1]),
-            div_per_step=div,
-            div=jnp.mean(div),
-            picked_x=picked,
+            train_loss=loss,
+            div_per_step=div[: cfg.steps],
+            div=jnp.mean(div[: cfg.steps]),
+            picked_x=picked[: cfg.steps],
             n_nonfinite_labels=jnp.sum(nonfinite) + initial_nonfinite.astype(jnp.int32),
         )
 

@@ -1,13 +1,25 @@
-"""Runs a batch of AL runs with the run axis sharded over all local devices.
+"""Batches of AL runs: the run axis sharded over all local devices, split into
+chunks when it would not fit in device memory.
 
-    runner = make_batched_run(cfg)        # compiled once per batch size
-    results = runner(seed_keys(range(5)))  # RunResult with a leading run axis
+    runner = make_batched_run(cfg)               # seeds of one cell
+    results = runner(seed_keys(range(5)))         # RunResult, leaves [5, ...]
 
-One device: plain `jit(vmap(run))`. Several (GPUs, TPU cores, or CPU devices made
-with XLA_FLAGS=--xla_force_host_platform_device_count=N): a 1-D mesh over
-`jax.local_devices()`, keys sharded along the run axis (padded to a multiple of the
-device count), results gathered back. Numbers are those of a single device: every
-run is independent, so sharding never changes what a run computes.
+    grid = make_gamma_grid_batch(cfg, [2, 4, 8, 16, 32, 64])
+    results = grid(seed_keys(range(5)))           # RunResult, leaves [6, 5, ...]
+
+A run is a vmap lane; the lanes of a call form the *run axis* (seeds, or γ × seeds
+flattened). One device: plain `jit(vmap(run))`. Several (GPUs, TPU cores, or CPU
+devices made with XLA_FLAGS=--xla_force_host_platform_device_count=N): a 1-D mesh
+over `jax.local_devices()`, the run axis sharded along it (padded to a multiple of
+the device count), results gathered back. Every run is independent, so sharding
+never changes what a run computes.
+
+Memory: before the first call the runner compiles for the whole run axis and asks
+XLA for the program's memory (`Compiled.memory_analysis`). If that exceeds the
+budget (default 90 % of the smallest device's `bytes_limit`; CPU reports none, so
+no limit), it recompiles once for the largest chunk that fits (memory grows
+linearly in the lanes) and loops over chunks of that size, the last one padded.
+`runner.chunk_size` then says how many runs go in one call.
 
 Multi-host (a TPU slice or several GPU hosts): call `jax.distributed.initialize()`
 first on every host and give each host its own slice of the seeds (for example
@@ -17,16 +29,18 @@ over its local devices and writes its own cells.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jdal.config import Config
-from jdal.loop import RunResult, make_run
+from jdal.loop import RunResult, make_gamma_grid_run, make_run, validate_gammas
 
 RUN_AXIS = "runs"
+MEMORY_FRACTION = 0.9  # of the device's bytes_limit, leaving room for the allocator
 
 
 def run_mesh(devices=None) -> Mesh:
@@ -35,22 +49,181 @@ def run_mesh(devices=None) -> Mesh:
     return Mesh(np.asarray(devices), (RUN_AXIS,))
 
 
-def make_batched_run(cfg: Config, devices=None) -> Callable[[jax.Array], RunResult]:
-    """`runner(keys key[R]) -> RunResult` with leaves [R, ...], sharded over devices."""
-    batched = jax.vmap(make_run(cfg))
-    mesh = run_mesh(devices)
-    n_devices = mesh.devices.size
-    if n_devices == 1:
-        return jax.jit(batched)
-    sharding = NamedSharding(mesh, PartitionSpec(RUN_AXIS))
-    sharded = jax.jit(batched, in_shardings=sharding, out_shardings=sharding)
+def device_memory_budget(devices) -> int | None:
+    """Bytes one device may use (MEMORY_FRACTION of the smallest limit), or None
+    when the backend reports no limit (CPU)."""
+    limits = []
+    for device in devices:
+        stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+        if not stats or "bytes_limit" not in stats:
+            return None
+        limits.append(stats["bytes_limit"])
+    return int(MEMORY_FRACTION * min(limits))
 
-    def runner(keys: jax.Array) -> RunResult:
-        n_runs = keys.shape[0]
-        padding = (-n_runs) % n_devices
-        if padding:  # repeat the first key; the extra runs are dropped below
-            keys = jax.numpy.concatenate([keys, jax.numpy.repeat(keys[:1], padding)])
-        out = sharded(jax.device_put(keys, sharding))
-        return jax.tree.map(lambda leaf: leaf[:n_runs], out)
 
-    return runner
+def program_bytes(compiled) -> int | None:
+    """Peak bytes of a compiled program on one device (arguments + outputs + temps,
+    aliased bytes counted once), or None when XLA does not say."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # some backends do not implement it
+        return None
+    if stats is None:
+        return None
+    return int(
+        stats.argument_size_in_bytes
+        + stats.output_size_in_bytes
+        + stats.temp_size_in_bytes
+        - stats.alias_size_in_bytes
+    )
+
+
+class BatchedRunner:
+    """Calls `run(*lane_args)` for every lane of the run axis; see the module doc.
+
+    fn: one run, `(*lane_args) -> RunResult`, each argument one lane's value.
+    chunk_size: runs per call; None chooses it from the memory budget.
+    memory_budget: bytes per device; None asks the devices (CPU: unlimited).
+
+    The program is compiled once, by `compile(*args)` or the first call, for that
+    run-axis length; later calls of any length reuse it chunk by chunk. Then
+    `chunk_size` is the runs per call and `program_bytes` the per-device memory XLA
+    reports for one call (None when unknown).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., RunResult],
+        devices: Sequence | None = None,
+        chunk_size: int | None = None,
+        memory_budget: int | None = None,
+    ):
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(
+                f"chunk_size must be >= 1 (or None for auto), got {chunk_size}"
+            )
+        self.mesh = run_mesh(devices)
+        self.n_devices = self.mesh.devices.size
+        self.memory_budget = (
+            memory_budget
+            if memory_budget is not None
+            else device_memory_budget(list(self.mesh.devices.flat))
+        )
+        self.chunk_size = chunk_size
+        self.program_bytes: int | None = None
+        batched = jax.vmap(fn)
+        if self.n_devices == 1:
+            self._jitted = jax.jit(batched)
+            self._sharding = None
+        else:
+            self._sharding = NamedSharding(self.mesh, PartitionSpec(RUN_AXIS))
+            self._jitted = jax.jit(
+                batched, in_shardings=self._sharding, out_shardings=self._sharding
+            )
+        self._compiled = None
+        self._compiled_lanes = None
+
+    def _round_up(self, lanes: int) -> int:
+        return -(-lanes // self.n_devices) * self.n_devices
+
+    def _lower(self, args, lanes: int):
+        shapes = [
+            jax.ShapeDtypeStruct(
+                (lanes, *a.shape[1:]), a.dtype, sharding=self._sharding
+            )
+            for a in args
+        ]
+        compiled = self._jitted.lower(*shapes).compile()
+        return compiled, program_bytes(compiled)
+
+    def compile(self, *args: jax.Array) -> None:
+        """Compiles for these arguments' run-axis length (and picks the chunk size)."""
+        n_runs = args[0].shape[0]
+        lanes = self._round_up(min(n_runs, self.chunk_size or n_runs))
+        compiled, used = self._lower(args, lanes)
+        if (
+            self.chunk_size is None
+            and self.memory_budget is not None
+            and used is not None
+            and used > self.memory_budget
+            and lanes > self.n_devices
+        ):
+            # Memory is about linear in the lanes: one recompile at the size that fits.
+            per_lane = used / lanes
+            fitting = int(self.memory_budget // per_lane) // self.n_devices
+            lanes = max(1, fitting) * self.n_devices
+            compiled, used = self._lower(args, lanes)
+        self._compiled, self._compiled_lanes, self.program_bytes = compiled, lanes, used
+        self.chunk_size = lanes
+
+    def __call__(self, *args: jax.Array) -> RunResult:
+        """RunResult with leaves [R, ...] for lane arguments with leading axis R."""
+        n_runs = args[0].shape[0]
+        if self._compiled is None:
+            self.compile(*args)
+        lanes = self._compiled_lanes
+        outputs = []
+        for start in range(0, n_runs, lanes):
+            chunk = [a[start : start + lanes] for a in args]
+            size = chunk[0].shape[0]
+            if size < lanes:  # pad with copies of the first lane; dropped below
+                chunk = [
+                    jnp.concatenate([c, jnp.repeat(c[:1], lanes - size, axis=0)])
+                    for c in chunk
+                ]
+            if self._sharding is not None:
+                chunk = [jax.device_put(c, self._sharding) for c in chunk]
+            out = self._compiled(*chunk)
+            outputs.append(jax.tree.map(lambda leaf, size=size: leaf[:size], out))
+        if len(outputs) == 1:
+            return outputs[0]
+        return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *outputs)
+
+
+def make_batched_run(
+    cfg: Config,
+    devices: Sequence | None = None,
+    chunk_size: int | None = None,
+    memory_budget: int | None = None,
+) -> BatchedRunner:
+    """`runner(keys key[R]) -> RunResult` with leaves [R, ...]: the seeds of a cell."""
+    return BatchedRunner(make_run(cfg), devices, chunk_size, memory_budget)
+
+
+class GammaGridRunner:
+    """`runner(keys key[S]) -> RunResult` with leaves [G, S, ...]: every γ × seed of
+    one (problem, method) in one compiled program (see `make_gamma_grid_batch`)."""
+
+    def __init__(self, gammas: tuple[int, ...], runner: BatchedRunner):
+        self.gammas = gammas
+        self.runner = runner
+
+    def lane_args(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The flattened run axis: (key[G S], gamma int32[G S]), γ-major."""
+        n_gammas, n_seeds = len(self.gammas), keys.shape[0]
+        flat_keys = jnp.concatenate([keys] * n_gammas)
+        flat_gammas = jnp.repeat(jnp.asarray(self.gammas, jnp.int32), n_seeds)
+        return flat_keys, flat_gammas
+
+    def compile(self, keys: jax.Array) -> None:
+        self.runner.compile(*self.lane_args(keys))
+
+    def __call__(self, keys: jax.Array) -> RunResult:
+        out = self.runner(*self.lane_args(keys))
+        shape = (len(self.gammas), keys.shape[0])
+        return jax.tree.map(lambda leaf: leaf.reshape(shape + leaf.shape[1:]), out)
+
+
+def make_gamma_grid_batch(
+    cfg: Config,
+    gammas: Sequence[int],
+    devices: Sequence | None = None,
+    chunk_size: int | None = None,
+    memory_budget: int | None = None,
+) -> GammaGridRunner:
+    """The γ × seed grid of `cfg`'s (problem, method) as one batched, sharded call."""
+    gammas = validate_gammas(cfg, gammas)
+    runner = BatchedRunner(
+        make_gamma_grid_run(cfg, gammas), devices, chunk_size, memory_budget
+    )
+    return GammaGridRunner(gammas, runner)

@@ -137,6 +137,24 @@ def test_deterministic_for_a_fixed_key(method):
     assert_same_output(method, first, jitted(jax.random.key(5), pool_x, state, K))
 
 
+POOL_METHODS = [m for m in METHODS if not acquisitions.get(m).returns_points]
+
+
+@pytest.mark.parametrize("method", POOL_METHODS)
+def test_padded_pool_picks_like_the_plain_pool(method, key):
+    """A γ grid pads every pool to the largest γ and sets `pool_size`: a method must
+    pick among the first pool_size rows only, exactly what it picks without them."""
+    select, pool_x, state, _ = trained_setup(method)
+    extra = uniform(jax.random.key(11), 3 * POOL_SIZE, pool_x.shape[1])
+    padded_x = jnp.concatenate([pool_x, extra])
+    padded_state = state._replace(pool_size=jnp.int32(POOL_SIZE))
+    jitted = jax.jit(select, static_argnums=3)
+    padded = np.asarray(jitted(key, padded_x, padded_state, K))
+    assert np.all(padded < POOL_SIZE), padded
+    plain = np.asarray(jitted(key, pool_x, state, K))
+    np.testing.assert_array_equal(np.sort(padded), np.sort(plain))
+
+
 # ---------------------------------------------------------------------------
 # Hand-built cases: a fake ensemble whose predictions are set per pool point.
 

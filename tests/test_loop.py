@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jdal import config, make_run, seed_keys
-from jdal.loop import nearest_other_distance
+from jdal import config, loop, make_run, seed_keys
+from jdal.loop import make_gamma_grid_run, nearest_other_distance, size_segments
 
 TINY = dict(
     problem="robo",
@@ -74,15 +74,74 @@ def test_runs_are_paired_across_methods_and_gammas(qbc_batch):
     assert not np.array_equal(other.mse[:, 0], other.mse[:, 1])
 
 
-def test_buckets_do_not_change_the_protocol():
-    """Bucketed training sees exactly the labelled rows; only minibatch draws differ,
-    and full-batch problems give the same curve up to float rounding."""
-    cfg = config.smoke(method="random", **TINY)
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_buckets_do_not_change_the_protocol(batch_size):
+    """Bucketed training sees exactly the labelled rows and the same minibatches
+    (full batch or 32 rows), so the curve is the same up to float rounding."""
+    cfg = config.smoke(method="random", batch_size=batch_size, **TINY)
     one = jax.jit(make_run(cfg.replace(train_buckets=1)))(jax.random.key(0))
     many = jax.jit(make_run(cfg.replace(train_buckets=3)))(jax.random.key(0))
     # Masked padding changes reduction lengths, hence rounding (~1e-4 after Adam).
     np.testing.assert_allclose(one.mse, many.mse, rtol=2e-3)
     np.testing.assert_array_equal(one.picked_x, many.picked_x)
+
+
+def test_training_is_traced_once_per_bucket(monkeypatch):
+    """The final training (step T) runs inside the last bucket's scan, so the
+    training body is traced, hence compiled, once per size bucket and no more."""
+    traced = []
+    real_make_ensemble = loop.make_ensemble
+
+    def counting_make_ensemble(*args, **kwargs):
+        ensemble = real_make_ensemble(*args, **kwargs)
+
+        def train(*train_args):
+            traced.append(1)
+            return ensemble.train(*train_args)
+
+        return ensemble._replace(train=train)
+
+    monkeypatch.setattr(loop, "make_ensemble", counting_make_ensemble)
+    cfg = config.smoke(method="random", **TINY)
+    jax.jit(make_run(cfg)).lower(jax.random.key(0))
+    assert len(size_segments(cfg)) == 2
+    assert len(traced) == 2
+
+
+@pytest.mark.parametrize("method", ["gsx", "qbc_div_den"])
+def test_gamma_grid_equals_separate_cells(method):
+    """One compiled γ × seed grid gives each cell's own run (pools nest across γ)."""
+    cfg = config.smoke(method=method, **TINY)
+    gammas = [2, 5]
+    keys = seed_keys([0, 1])
+    grid = jax.jit(jax.vmap(make_gamma_grid_run(cfg, gammas)))
+    flat_keys = jnp.concatenate([keys, keys])
+    flat_gammas = jnp.repeat(jnp.array(gammas), 2)
+    both = grid(flat_keys, flat_gammas)
+    for i, gamma in enumerate(gammas):
+        alone = jax.jit(jax.vmap(make_run(cfg.replace(gamma=gamma))))(keys)
+        lanes = slice(2 * i, 2 * i + 2)
+        np.testing.assert_array_equal(
+            np.sort(alone.picked_x, axis=2), np.sort(both.picked_x[lanes], axis=2)
+        )
+        np.testing.assert_allclose(alone.mse, both.mse[lanes], rtol=2e-3)
+    assert not np.array_equal(both.picked_x[:2], both.picked_x[2:])
+
+
+@pytest.mark.parametrize(
+    "gammas, method, match",
+    [
+        ([], "gsx", "at least one"),
+        ([2, 2], "gsx", "distinct"),
+        ([2, 0], "gsx", "gamma"),
+        ([2.5], "gsx", "not an integer"),
+        ([2, 4], "random", "ignores gamma"),
+        ([2, 4], "naqbc", "ignores gamma"),
+    ],
+)
+def test_gamma_grid_rejects_bad_grids(gammas, method, match):
+    with pytest.raises(ValueError, match=match):
+        make_gamma_grid_run(config.smoke(method=method, **TINY), gammas)
 
 
 def test_nearest_other_distance_by_hand():

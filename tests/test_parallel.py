@@ -1,16 +1,28 @@
-"""Sharding the run axis over 4 CPU devices gives the single-device numbers."""
+"""Batched runs: sharding the run axis over 4 CPU devices gives the single-device
+numbers; chunking the run axis (explicit or from a memory budget) changes nothing."""
 
 import os
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
+
+from jdal import config, seed_keys
+from jdal.parallel import BatchedRunner, make_batched_run, make_gamma_grid_batch
+
+CFG = config.smoke(
+    problem="robo", method="gsx", steps=2, train_steps=10, n_members=2, max_width=8,
+    n_test=64, gamma=2,
+)  # fmt: skip
+
 SCRIPT = textwrap.dedent(
     """
     import jax, numpy as np
     from jdal import config, seed_keys
     from jdal.loop import make_run
-    from jdal.parallel import make_batched_run
+    from jdal.parallel import make_batched_run, make_gamma_grid_batch
     assert jax.local_device_count() == 4, jax.local_devices()
     cfg = config.smoke(problem="robo", method="gsx", steps=2, train_steps=10,
                        n_members=2, max_width=8, n_test=64, gamma=2)
@@ -22,6 +34,10 @@ SCRIPT = textwrap.dedent(
     np.testing.assert_allclose(sharded.mse, single.mse, rtol=2e-3)
     np.testing.assert_array_equal(np.sort(sharded.picked_x, axis=2),
                                   np.sort(single.picked_x, axis=2))
+    # The γ x seed grid, 2 x 3 = 6 runs on 4 devices (padded to 8).
+    grid = make_gamma_grid_batch(cfg, [2, 4])(seed_keys(range(3)))
+    assert grid.mse.shape == (2, 3, 3)
+    np.testing.assert_allclose(grid.mse[0], single.mse[:3], rtol=2e-3)
     print("OK")
     """
 )
@@ -42,3 +58,43 @@ def test_sharded_runs_match_single_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def unchunked():
+    runner = make_batched_run(CFG)
+    return runner, runner(seed_keys(range(5)))
+
+
+def test_one_call_when_memory_allows(unchunked):
+    runner, result = unchunked
+    assert runner.chunk_size == 5 and result.mse.shape == (5, 3)
+    assert runner.program_bytes is None or runner.program_bytes > 0
+
+
+def test_explicit_chunks_give_the_same_numbers(unchunked):
+    _, whole = unchunked
+    runner = make_batched_run(CFG, chunk_size=2)  # 2 + 2 + 1 (padded)
+    chunked = runner(seed_keys(range(5)))
+    assert runner.chunk_size == 2
+    np.testing.assert_array_equal(chunked.mse, whole.mse)
+    np.testing.assert_array_equal(chunked.picked_x, whole.picked_x)
+
+
+def test_memory_budget_picks_a_chunk_that_fits(unchunked):
+    full, whole = unchunked
+    if full.program_bytes is None:
+        pytest.skip("this backend reports no program memory")
+    runner = make_batched_run(CFG, memory_budget=full.program_bytes // 2)
+    chunked = runner(seed_keys(range(5)))
+    assert 1 <= runner.chunk_size < 5
+    assert runner.program_bytes <= full.program_bytes // 2
+    np.testing.assert_array_equal(chunked.mse, whole.mse)
+
+
+def test_grid_runner_shapes_and_errors():
+    grid = make_gamma_grid_batch(CFG, [2, 3])
+    out = grid(seed_keys(range(2)))
+    assert out.mse.shape == (2, 2, 3) and out.picked_x.shape == (2, 2, 2, 40, 4)
+    with pytest.raises(ValueError, match="chunk_size"):
+        BatchedRunner(lambda key: key, chunk_size=0)
