@@ -26,7 +26,14 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jdal import acquisitions, config, metrics, problems, results  # noqa: E402
+from jdal import (  # noqa: E402
+    acquisitions,
+    config,
+    metrics,
+    parallel,
+    problems,
+    results,
+)
 from jdal.loop import make_step_parts  # noqa: E402
 
 # Cell coordinates have their own flags; --set may not change them.
@@ -210,40 +217,112 @@ def time_step_parts(
     return {"step_train_s": train_s, "step_acquire_s": acquire_s}
 
 
-def run_cell(
-    cfg: config.Config, seeds: Sequence[int], step_timing: bool = True
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Runs one cell (all seeds in one compiled call): (arrays, meta) for save_cell.
-
-    Raises NonFiniteLabelsError when the oracle produced non-finite labels.
-    """
-    start = time.perf_counter()
-    keys = jdal.seed_keys(seeds)
-    compiled = jax.jit(jax.vmap(jdal.make_run(cfg))).lower(keys).compile()
-    compiled_at = time.perf_counter()
-    result = jax.block_until_ready(compiled(keys))
-    ran_at = time.perf_counter()
-    arrays = results.result_arrays(result, seeds)
+def _check_labels(cfg: config.Config, arrays: dict[str, np.ndarray]) -> None:
     bad = int(np.sum(arrays["n_nonfinite_labels"]))
     if bad:
         raise NonFiniteLabelsError(
             f"{cfg.problem}/{cfg.method}/gamma {cfg.gamma}: the oracle returned {bad} "
             "non-finite labels; nothing was saved (fix the problem's oracle)"
         )
+
+
+def _step_timing(cfg: config.Config, seeds: Sequence[int], enabled: bool) -> dict:
+    if not enabled:
+        return {"step_train_s": None, "step_acquire_s": None}
+    timing: dict[str, Any] = dict(time_step_parts(cfg, seeds))
+    timing["step_timing_note"] = (
+        "one AL step at n = N0, all seeds vmapped, median of 3 calls after a "
+        "warm-up; training and acquisition jitted separately"
+    )
+    return timing
+
+
+def _runner_meta(runner: parallel.BatchedRunner) -> dict[str, Any]:
+    return {
+        "devices": runner.n_devices,
+        "chunk_size": runner.chunk_size,
+        "program_bytes": runner.program_bytes,
+    }
+
+
+def run_cell(
+    cfg: config.Config, seeds: Sequence[int], step_timing: bool = True
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Runs one cell (all seeds in one compiled call): (arrays, meta) for save_cell.
+
+    The seeds are sharded over all local devices and chunked if memory requires
+    (`jdal.parallel`). Raises NonFiniteLabelsError when the oracle produced
+    non-finite labels.
+    """
+    start = time.perf_counter()
+    keys = jdal.seed_keys(seeds)
+    # jdal.make_run (not a module-bound copy), so tests can stand in a fake run.
+    runner = parallel.BatchedRunner(jdal.make_run(cfg))
+    runner.compile(keys)
+    compiled_at = time.perf_counter()
+    result = jax.block_until_ready(runner(keys))
+    ran_at = time.perf_counter()
+    arrays = results.result_arrays(result, seeds)
+    _check_labels(cfg, arrays)
     timing: dict[str, Any] = {
         "compile_s": compiled_at - start,
         "run_s": ran_at - compiled_at,
+        **_step_timing(cfg, seeds, step_timing),
     }
-    if step_timing:
-        timing.update(time_step_parts(cfg, seeds))
-        timing["step_timing_note"] = (
-            "one AL step at n = N0, all seeds vmapped, median of 3 calls after a "
-            "warm-up; training and acquisition jitted separately"
-        )
-    else:
-        timing.update(step_train_s=None, step_acquire_s=None)
     timing["total_s"] = time.perf_counter() - start
-    return arrays, {"timing": timing, "device": results.describe_device()}
+    meta = {
+        "timing": timing,
+        "device": results.describe_device(),
+        "batch": _runner_meta(runner),
+    }
+    return arrays, meta
+
+
+def run_gamma_grid(
+    cfgs: Sequence[config.Config], seeds: Sequence[int], step_timing: bool = True
+) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
+    """Runs the cells `cfgs` (one problem and method, several γ) in one compiled call.
+
+    Returns (arrays, meta) per cell, in order, each exactly what `run_cell` would
+    save (up to float rounding). A cell's compile_s and run_s are its share of the
+    grid's (total / number of γ); the grid's totals are kept under "grid".
+    """
+    start = time.perf_counter()
+    gammas = [cfg.gamma for cfg in cfgs]
+    keys = jdal.seed_keys(seeds)
+    grid_run = jdal.make_gamma_grid_run(cfgs[0], gammas)
+    grid = parallel.GammaGridRunner(tuple(gammas), parallel.BatchedRunner(grid_run))
+    grid.compile(keys)
+    compiled_at = time.perf_counter()
+    result = jax.block_until_ready(grid(keys))
+    ran_at = time.perf_counter()
+    compile_s, run_s = compiled_at - start, ran_at - compiled_at
+    cells = []
+    for index, cfg in enumerate(cfgs):
+        arrays = results.result_arrays(
+            jax.tree.map(lambda leaf, i=index: leaf[i], result), seeds
+        )
+        _check_labels(cfg, arrays)
+        cells.append(arrays)
+    out = []
+    for cfg, arrays in zip(cfgs, cells, strict=True):
+        cell_start = time.perf_counter()
+        timing: dict[str, Any] = {
+            "compile_s": compile_s / len(cfgs),
+            "run_s": run_s / len(cfgs),
+            **_step_timing(cfg, seeds, step_timing),
+        }
+        timing["total_s"] = (
+            (compile_s + run_s) / len(cfgs) + time.perf_counter() - cell_start
+        )
+        meta = {
+            "timing": timing,
+            "device": results.describe_device(),
+            "batch": _runner_meta(grid.runner),
+            "grid": {"gammas": gammas, "compile_s": compile_s, "run_s": run_s},
+        }
+        out.append((arrays, meta))
+    return out
 
 
 class CellOutcome(NamedTuple):
@@ -295,6 +374,19 @@ class Score(NamedTuple):
     nauc_per_seed: np.ndarray
     nauc_interval: tuple[float, float]
     ndiv: float
+
+
+def seconds_per_step(cell: results.Cell) -> float:
+    """Wall seconds per AL step of a cell's compiled run (all seeds at once): run_s / T.
+
+    NaN when the cell has no timing. Covers training, acquisition and labelling;
+    compile time is recorded apart.
+    """
+    run_s = cell.meta.get("timing", {}).get("run_s")
+    steps = cell.config.get("steps")
+    if run_s is None or not steps:
+        return float("nan")
+    return float(run_s) / int(steps)
 
 
 def incompatibility(cell: results.Cell, baseline: results.Cell) -> str | None:

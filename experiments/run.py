@@ -81,18 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         f"(n = {cfg.n_initial}..{cfg.n_final}), {cfg.train_steps} gradient steps"
     )
     rows, reference_rows = [], []
+    random_step_s = _common.seconds_per_step(baseline)
     for method in methods:
         outcome = outcomes[method]
         scored = _common.score(outcome.cell, baseline)
         low, high = scored.nauc_per_seed.min(), scored.nauc_per_seed.max()
-        timing = outcome.cell.meta.get("timing", {})
+        step_s = _common.seconds_per_step(outcome.cell)
         mean, std = scored.final_mse_mean, scored.final_mse_std
         row = [
             _common.method_label(method, scored.reference),
             f"{_common.fmt(mean)} ± {_common.fmt(std)}",
             f"{scored.nauc:.3f} [{low:.3f}, {high:.3f}]",
             f"{scored.ndiv:.3f}",
-            f"{timing.get('total_s', float('nan')):.1f}",
+            f"{outcome.cell.meta.get('timing', {}).get('compile_s', float('nan')):.1f}",
+            f"{step_s:.3f}",
+            f"{step_s - random_step_s:+.3f}",
             "computed" if outcome.ran else "reused",
         ]
         (reference_rows if scored.reference else rows).append(row)
@@ -101,14 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         "final test MSE (mean ± std)",
         "nAUC [per-seed min, max]",
         "nDiv",
-        "time s",
+        "compile s",
+        "s/AL step",
+        "vs random",
         "cell",
     ]
     table_rows = rows + ([None, *reference_rows] if reference_rows else [])
     print(_common.format_table(headers, table_rows))
     print(
         "nAUC: area under the seed-mean MSE curve / random's (< 1 beats random); "
-        "nDiv: batch diversity / random's (well below 1: mode collapse)."
+        "nDiv: batch diversity / random's (well below 1: mode collapse); "
+        "s/AL step: compiled run time / T, all seeds together, and its difference "
+        "from random's (cells computed on another machine or under load differ)."
     )
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))

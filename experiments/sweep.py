@@ -8,6 +8,11 @@ runs: every metric is relative to it. A cell whose results are on disk with the 
 config hash and seeds is skipped; a stale one (config changed) or corrupt one is
 recomputed. Cells are written atomically, so a sweep killed at any moment (Ctrl-C,
 kill -9) resumes with every finished cell intact: run the same command again.
+
+By default every γ of a (problem, method) is computed in one compiled call (the
+γ × seed grid, `jdal.parallel.make_gamma_grid_batch`): one compile instead of one
+per γ. Its cells are saved together when the call returns, so an interruption
+loses at most that group's work. `--no-gamma-grid` computes cell by cell.
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated pool ratios, integers >= 1 (default "
         f"{','.join(map(str, config.GAMMAS))})",
     )
+    parser.add_argument(
+        "--no-gamma-grid",
+        dest="gamma_grid",
+        action="store_false",
+        help="compute each γ of a (problem, method) in its own compiled call "
+        "instead of the whole γ × seed grid in one",
+    )
     _common.add_config_flags(parser, default_out="results/sweep")
     return parser
 
@@ -68,6 +80,20 @@ def plan(
                 cfg = _common.make_config(parser, args, problem, method, gamma)
                 cells[(problem, method, cfg.gamma)] = cfg
     return list(cells.values())
+
+
+def groups(cells: list[config.Config], gamma_grid: bool) -> list[list[config.Config]]:
+    """Cells computed together: with `gamma_grid`, every γ of a (problem, method)
+    that uses the pool in one compiled call; otherwise one cell at a time."""
+    if not gamma_grid:
+        return [[cfg] for cfg in cells]
+    grouped: dict[tuple, list[config.Config]] = {}
+    for cfg in cells:
+        if results.uses_pool(cfg.method):
+            grouped.setdefault((cfg.problem, cfg.method), []).append(cfg)
+        else:
+            grouped[(cfg.problem, cfg.method, cfg.gamma)] = [cfg]
+    return list(grouped.values())
 
 
 def cell_name(cfg: config.Config) -> str:
@@ -100,17 +126,29 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(
             total=len(cells), initial=counts["done"], desc="cells", unit="cell"
         ) as bar:
-            for cfg in todo:
-                bar.set_postfix_str(cell_name(cfg))
-                # Another sweep on the same folder may have finished it meanwhile.
-                if results.inspect_cell(args.out, cfg, seeds).status == "done":
-                    skipped += 1
+            for group in groups(todo, args.gamma_grid):
+                # Another sweep on the same folder may have finished some meanwhile.
+                pending = [
+                    cfg
+                    for cfg in group
+                    if results.inspect_cell(args.out, cfg, seeds).status != "done"
+                ]
+                skipped += len(group) - len(pending)
+                bar.update(len(group) - len(pending))
+                if len(pending) > 1:
+                    first = pending[0]
+                    gammas = ",".join(str(cfg.gamma) for cfg in pending)
+                    bar.set_postfix_str(f"{first.problem}/{first.method}/γ={gammas}")
+                    computed = _common.run_gamma_grid(pending, seeds, args.step_timing)
+                elif pending:
+                    bar.set_postfix_str(cell_name(pending[0]))
+                    computed = [_common.run_cell(pending[0], seeds, args.step_timing)]
+                else:
+                    computed = []
+                for cfg, (arrays, meta) in zip(pending, computed, strict=True):
+                    results.save_cell(args.out, cfg, arrays, meta)
+                    ran += 1
                     bar.update(1)
-                    continue
-                arrays, meta = _common.run_cell(cfg, seeds, args.step_timing)
-                results.save_cell(args.out, cfg, arrays, meta)
-                ran += 1
-                bar.update(1)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: {ran} cells finished and saved this time; run the same "

@@ -64,12 +64,28 @@ class FakeRuns:
 
         return fake_run
 
+    def grid(self, cfg, gammas):
+        """Stands in for jdal.make_gamma_grid_run: each γ's fake run, γ traced."""
+        runs = []
+        for gamma in gammas:  # one made cell per γ, in order
+            runs.append(self(cfg.replace(gamma=gamma)))
+
+        def fake_grid_run(key, gamma):
+            # Every fake run of one (problem, method) is the same curve.
+            del gamma
+            return runs[0](key)
+
+        return fake_grid_run
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(jdal, "make_run", self)
+        monkeypatch.setattr(jdal, "make_gamma_grid_run", self.grid)
+        return self
+
 
 @pytest.fixture
 def fake_runs(monkeypatch):
-    fake = FakeRuns()
-    monkeypatch.setattr(jdal, "make_run", fake)
-    return fake
+    return FakeRuns().install(monkeypatch)
 
 
 # ---------------------------------------------------------------------------
@@ -229,9 +245,21 @@ def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
     assert last_line(capsys).startswith("ran 0 cells, skipped 10 (already done) of 10")
 
 
+@pytest.mark.parametrize("grid", [True, False])
+def test_sweep_computes_the_gammas_of_a_method_together(tmp_path, fake_runs, grid):
+    extra = [] if grid else ["--no-gamma-grid"]
+    assert sweep.main(sweep_args(tmp_path, *extra)) == 0
+    for cell in results.load(tmp_path):
+        if cell.method == "random" or not grid:
+            assert "grid" not in cell.meta
+        else:
+            assert cell.meta["grid"]["gammas"] == [2, 8]
+            grid_run_s = cell.meta["grid"]["run_s"]
+            assert cell.meta["timing"]["run_s"] == pytest.approx(grid_run_s / 2)
+
+
 def test_sweep_killed_midway_keeps_finished_cells(tmp_path, monkeypatch, capsys):
-    fake = FakeRuns(interrupt_after=3)
-    monkeypatch.setattr(jdal, "make_run", fake)
+    fake = FakeRuns(interrupt_after=3).install(monkeypatch)
     assert sweep.main(sweep_args(tmp_path)) == 130
     assert "interrupted: 3 cells finished" in capsys.readouterr().err
     assert len(results.load(tmp_path)) == 3
@@ -269,7 +297,7 @@ def test_corrupt_cell_is_reported_and_recomputed(tmp_path, fake_runs, capsys):
 
 
 def test_nonfinite_labels_are_an_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(jdal, "make_run", FakeRuns(nonfinite=3))
+    FakeRuns(nonfinite=3).install(monkeypatch)
     argv = ["--problem", "sine", "--gamma", "2", "--methods", "random", *TINY]
     assert run.main([*argv, "--out", str(tmp_path)]) == 1
     assert "6 non-finite labels" in capsys.readouterr().err
