@@ -9,10 +9,11 @@ config hash and seeds is skipped; a stale one (config changed) or corrupt one is
 recomputed. Cells are written atomically, so a sweep killed at any moment (Ctrl-C,
 kill -9) resumes with every finished cell intact: run the same command again.
 
-By default every γ of a (problem, method) is computed in one compiled call (the
-γ × seed grid, `jdal.parallel.make_gamma_grid_batch`): one compile instead of one
-per γ. Its cells are saved together when the call returns, so an interruption
-loses at most that group's work. `--no-gamma-grid` computes cell by cell.
+With `--gamma-grid on` (the default on GPU/TPU) every γ of a (problem, method) is
+computed in one compiled call (the γ × seed grid,
+`jdal.parallel.make_gamma_grid_batch`): one compile instead of one per γ. Its cells
+are saved together when the call returns, so an interruption loses at most that
+group's work. `off` (the default on CPU) computes cell by cell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import time
 
 import _common
+import jax
 from tqdm import tqdm
 
 from jdal import config, results
@@ -54,11 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"{','.join(map(str, config.GAMMAS))})",
     )
     parser.add_argument(
-        "--no-gamma-grid",
-        dest="gamma_grid",
-        action="store_false",
-        help="compute each γ of a (problem, method) in its own compiled call "
-        "instead of the whole γ × seed grid in one",
+        "--gamma-grid",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="compute all γ of a (problem, method) in one compiled call (on) or "
+        "one call per γ (off); auto: on for GPU/TPU, off on CPU, where the padded "
+        "grid measured slower on the quick preset",
     )
     _common.add_config_flags(parser, default_out="results/sweep")
     return parser
@@ -80,6 +83,15 @@ def plan(
                 cfg = _common.make_config(parser, args, problem, method, gamma)
                 cells[(problem, method, cfg.gamma)] = cfg
     return list(cells.values())
+
+
+def use_gamma_grid(choice: str) -> bool:
+    """--gamma-grid: auto is on for accelerators. On a 2-core CPU the grid cut
+    compile time to 0.2x but ran 1.4x longer on the quick preset (robo, qbc; see
+    benchmarks/gamma_grid.py), as every γ pays for the largest pool."""
+    if choice == "auto":
+        return jax.default_backend() != "cpu"
+    return choice == "on"
 
 
 def groups(cells: list[config.Config], gamma_grid: bool) -> list[list[config.Config]]:
@@ -126,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(
             total=len(cells), initial=counts["done"], desc="cells", unit="cell"
         ) as bar:
-            for group in groups(todo, args.gamma_grid):
+            for group in groups(todo, use_gamma_grid(args.gamma_grid)):
                 # Another sweep on the same folder may have finished some meanwhile.
                 pending = [
                     cfg

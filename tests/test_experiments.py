@@ -247,7 +247,7 @@ def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
 
 @pytest.mark.parametrize("grid", [True, False])
 def test_sweep_computes_the_gammas_of_a_method_together(tmp_path, fake_runs, grid):
-    extra = [] if grid else ["--no-gamma-grid"]
+    extra = ["--gamma-grid", "on" if grid else "off"]
     assert sweep.main(sweep_args(tmp_path, *extra)) == 0
     for cell in results.load(tmp_path):
         if cell.method == "random" or not grid:
