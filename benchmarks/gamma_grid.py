@@ -42,6 +42,12 @@ def main(argv=None) -> None:
     parser.add_argument("--gammas", default=",".join(map(str, jconfig.GAMMAS)))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=None, help="default: preset's")
+    parser.add_argument(
+        "--lanes",
+        default="auto",
+        choices=("auto", "vmap", "map"),
+        help="see jdal.parallel",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     gammas = [int(g) for g in args.gammas.split(",")]
@@ -53,7 +59,7 @@ def main(argv=None) -> None:
     separate = {"compile_s": 0.0, "run_s": 0.0}
     curves, picks = [], []
     for gamma in gammas:
-        runner = make_batched_run(cfg.replace(gamma=gamma).validate())
+        runner = make_batched_run(cfg.replace(gamma=gamma).validate(), lanes=args.lanes)
         _, seconds = timed(lambda runner=runner: runner.compile(keys))
         separate["compile_s"] += seconds
         out, seconds = timed(lambda runner=runner: runner(keys))
@@ -61,7 +67,7 @@ def main(argv=None) -> None:
         curves.append(np.asarray(out.mse))
         picks.append(np.sort(np.asarray(out.picked_x), axis=2))
 
-    grid = make_gamma_grid_batch(cfg, gammas)
+    grid = make_gamma_grid_batch(cfg, gammas, lanes=args.lanes)
     _, grid_compile = timed(lambda: grid.compile(keys))
     out, grid_run = timed(lambda: grid(keys))
     grid_mse = np.asarray(out.mse)
@@ -84,6 +90,7 @@ def main(argv=None) -> None:
         gammas=gammas,
         seeds=args.seeds,
         steps=cfg.steps,
+        lanes=grid.runner.lanes,
         separate=separate,
         grid=dict(
             compile_s=grid_compile,
@@ -108,7 +115,7 @@ def main(argv=None) -> None:
     out_path = Path(
         args.out
         or f"benchmarks/results/gamma_grid_{args.problem}_{args.method}_"
-        f"{args.preset}.json"
+        f"{args.preset}_{grid.runner.lanes}.json"
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp")

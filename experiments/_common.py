@@ -115,7 +115,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
 
 
 def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """Adds --seeds --steps --preset --set --out --no-step-timing."""
+    """Adds --seeds --steps --preset --set --out --lanes --no-step-timing."""
     parser.add_argument(
         "--seeds",
         type=positive_int,
@@ -147,6 +147,15 @@ def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
     parser.add_argument(
         "--out", default=default_out, help=f"results folder (default {default_out})"
+    )
+    parser.add_argument(
+        "--lanes",
+        choices=parallel.LANES,
+        default="auto",
+        help="how the runs of one call are batched: vmap (vectorised, fast on "
+        "accelerators), map (one after another, each bit-for-bit its run alone, "
+        "whatever else shares the call), auto (map on one CPU device, else vmap; "
+        "default)",
     )
     parser.add_argument(
         "--no-step-timing",
@@ -240,13 +249,17 @@ def _step_timing(cfg: config.Config, seeds: Sequence[int], enabled: bool) -> dic
 def _runner_meta(runner: parallel.BatchedRunner) -> dict[str, Any]:
     return {
         "devices": runner.n_devices,
+        "lanes": runner.lanes,
         "chunk_size": runner.chunk_size,
         "program_bytes": runner.program_bytes,
     }
 
 
 def run_cell(
-    cfg: config.Config, seeds: Sequence[int], step_timing: bool = True
+    cfg: config.Config,
+    seeds: Sequence[int],
+    step_timing: bool = True,
+    lanes: str = "auto",
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Runs one cell (all seeds in one compiled call): (arrays, meta) for save_cell.
 
@@ -257,7 +270,7 @@ def run_cell(
     start = time.perf_counter()
     keys = jdal.seed_keys(seeds)
     # jdal.make_run (not a module-bound copy), so tests can stand in a fake run.
-    runner = parallel.BatchedRunner(jdal.make_run(cfg))
+    runner = parallel.BatchedRunner(jdal.make_run(cfg), lanes=lanes)
     runner.compile(keys)
     compiled_at = time.perf_counter()
     result = jax.block_until_ready(runner(keys))
@@ -279,7 +292,10 @@ def run_cell(
 
 
 def run_gamma_grid(
-    cfgs: Sequence[config.Config], seeds: Sequence[int], step_timing: bool = True
+    cfgs: Sequence[config.Config],
+    seeds: Sequence[int],
+    step_timing: bool = True,
+    lanes: str = "auto",
 ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
     """Runs the cells `cfgs` (one problem and method, several γ) in one compiled call.
 
@@ -291,7 +307,8 @@ def run_gamma_grid(
     gammas = [cfg.gamma for cfg in cfgs]
     keys = jdal.seed_keys(seeds)
     grid_run = jdal.make_gamma_grid_run(cfgs[0], gammas)
-    grid = parallel.GammaGridRunner(tuple(gammas), parallel.BatchedRunner(grid_run))
+    runner = parallel.BatchedRunner(grid_run, lanes=lanes)
+    grid = parallel.GammaGridRunner(tuple(gammas), runner)
     grid.compile(keys)
     compiled_at = time.perf_counter()
     result = jax.block_until_ready(grid(keys))
@@ -340,6 +357,7 @@ def ensure_cell(
     seeds: Sequence[int],
     step_timing: bool = True,
     log: Callable[[str], None] | None = None,
+    lanes: str = "auto",
 ) -> CellOutcome:
     """Loads the cell when done with a matching hash and seeds, else (re)computes it."""
     found = results.inspect_cell(out, cfg, seeds)
@@ -352,7 +370,7 @@ def ensure_cell(
         )
     if log is not None and found.status in ("stale", "corrupt"):
         log(f"recomputing {found.status} cell: {found.detail}")
-    arrays, meta = run_cell(cfg, seeds, step_timing)
+    arrays, meta = run_cell(cfg, seeds, step_timing, lanes)
     folder = results.save_cell(out, cfg, arrays, meta)
     return CellOutcome(results.load_cell(folder), found.status, found.detail, True)
 

@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             for method in bar:
                 bar.set_postfix_str(method)
                 outcomes[method] = _common.ensure_cell(
-                    args.out, configs[method], seeds, args.step_timing, tqdm.write
+                    args.out,
+                    configs[method],
+                    seeds,
+                    args.step_timing,
+                    tqdm.write,
+                    args.lanes,
                 )
     except _common.NonFiniteLabelsError as error:
         print(f"error: {error}", file=sys.stderr)

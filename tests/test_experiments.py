@@ -245,6 +245,13 @@ def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
     assert last_line(capsys).startswith("ran 0 cells, skipped 10 (already done) of 10")
 
 
+def test_lanes_choice_is_used_and_recorded(tmp_path, fake_runs):
+    assert sweep.main(sweep_args(tmp_path, "--lanes", "map", "--gamma-grid", "on")) == 0
+    cells = results.load(tmp_path)
+    assert len(cells) == 10
+    assert all(cell.meta["batch"]["lanes"] == "map" for cell in cells)
+
+
 @pytest.mark.parametrize("grid", [True, False])
 def test_sweep_computes_the_gammas_of_a_method_together(tmp_path, fake_runs, grid):
     extra = ["--gamma-grid", "on" if grid else "off"]

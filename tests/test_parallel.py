@@ -6,10 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
-from jdal import config, seed_keys
+from jdal import config, make_run, seed_keys
 from jdal.parallel import BatchedRunner, make_batched_run, make_gamma_grid_batch
 
 CFG = config.smoke(
@@ -62,7 +63,7 @@ def test_sharded_runs_match_single_device():
 
 @pytest.fixture(scope="module")
 def unchunked():
-    runner = make_batched_run(CFG)
+    runner = make_batched_run(CFG, lanes="vmap")
     return runner, runner(seed_keys(range(5)))
 
 
@@ -74,7 +75,7 @@ def test_one_call_when_memory_allows(unchunked):
 
 def test_explicit_chunks_give_the_same_numbers(unchunked):
     _, whole = unchunked
-    runner = make_batched_run(CFG, chunk_size=2)  # 2 + 2 + 1 (padded)
+    runner = make_batched_run(CFG, chunk_size=2, lanes="vmap")  # 2 + 2 + 1 (padded)
     chunked = runner(seed_keys(range(5)))
     assert runner.chunk_size == 2
     np.testing.assert_array_equal(chunked.mse, whole.mse)
@@ -85,7 +86,8 @@ def test_memory_budget_picks_a_chunk_that_fits(unchunked):
     full, whole = unchunked
     if full.program_bytes is None:
         pytest.skip("this backend reports no program memory")
-    runner = make_batched_run(CFG, memory_budget=full.program_bytes // 2)
+    # vmap lanes: memory grows with the lanes (map lanes reuse one lane's memory).
+    runner = make_batched_run(CFG, memory_budget=full.program_bytes // 2, lanes="vmap")
     chunked = runner(seed_keys(range(5)))
     assert 1 <= runner.chunk_size < 5
     assert runner.program_bytes <= full.program_bytes // 2
@@ -98,3 +100,22 @@ def test_grid_runner_shapes_and_errors():
     assert out.mse.shape == (2, 2, 3) and out.picked_x.shape == (2, 2, 2, 40, 4)
     with pytest.raises(ValueError, match="chunk_size"):
         BatchedRunner(lambda key: key, chunk_size=0)
+
+
+def test_map_lanes_give_each_run_exactly_its_single_run():
+    """lanes="map": a seed's numbers do not depend on the other seeds of the call."""
+    alone = jax.jit(make_run(CFG))(seed_keys([3])[0])
+    for seeds in ([0, 3], [3, 1, 4]):
+        runner = make_batched_run(CFG, lanes="map")
+        out = runner(seed_keys(seeds))
+        lane = seeds.index(3)
+        np.testing.assert_array_equal(out.mse[lane], alone.mse)
+        np.testing.assert_array_equal(out.picked_x[lane], alone.picked_x)
+    with pytest.raises(ValueError, match="lanes"):
+        make_batched_run(CFG, lanes="pmap")
+
+
+def test_auto_lanes_are_map_on_one_cpu_device():
+    if jax.default_backend() != "cpu" or jax.local_device_count() != 1:
+        pytest.skip("auto means vmap on accelerators and on several devices")
+    assert make_batched_run(CFG).lanes == "map"
