@@ -9,11 +9,11 @@ config hash and seeds is skipped; a stale one (config changed) or corrupt one is
 recomputed. Cells are written atomically, so a sweep killed at any moment (Ctrl-C,
 kill -9) resumes with every finished cell intact: run the same command again.
 
-With `--gamma-grid on` (the default on GPU/TPU) every γ of a (problem, method) is
-computed in one compiled call (the γ × seed grid,
+With `--gamma-grid on` (the default, except with vmap lanes on a CPU) every γ of a
+(problem, method) is computed in one compiled call (the γ × seed grid,
 `jdal.parallel.make_gamma_grid_batch`): one compile instead of one per γ. Its cells
 are saved together when the call returns, so an interruption loses at most that
-group's work. `off` (the default on CPU) computes cell by cell.
+group's work. `off` computes cell by cell.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import _common
 import jax
 from tqdm import tqdm
 
-from jdal import config, results
+from jdal import config, parallel, results
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "on", "off"),
         default="auto",
         help="compute all γ of a (problem, method) in one compiled call (on) or "
-        "one call per γ (off); auto: on for GPU/TPU, off on CPU, where the padded "
-        "grid measured slower on the quick preset",
+        "one call per γ (off); auto (default): on, except with vmap lanes on a "
+        "CPU, where the padded grid measured slower",
     )
     _common.add_config_flags(parser, default_out="results/sweep")
     return parser
@@ -85,13 +85,14 @@ def plan(
     return list(cells.values())
 
 
-def use_gamma_grid(choice: str) -> bool:
-    """--gamma-grid: auto is on for accelerators. On a 2-core CPU the grid cut
-    compile time to 0.2x but ran 1.4x longer on the quick preset (robo, qbc; see
-    benchmarks/gamma_grid.py), as every γ pays for the largest pool."""
-    if choice == "auto":
-        return jax.default_backend() != "cpu"
-    return choice == "on"
+def use_gamma_grid(choice: str, lanes: str) -> bool:
+    """--gamma-grid: auto is on, except with vectorised lanes on a CPU. On the 2-core
+    CPU (quick robo qbc, γ = 2..64, benchmarks/gamma_grid.py) the grid took 0.84x the
+    time of one call per γ with map lanes, but 1.16x with vmap lanes."""
+    if choice != "auto":
+        return choice == "on"
+    resolved = parallel.resolve_lanes(lanes, jax.local_device_count())
+    return not (jax.default_backend() == "cpu" and resolved == "vmap")
 
 
 def groups(cells: list[config.Config], gamma_grid: bool) -> list[list[config.Config]]:
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(
             total=len(cells), initial=counts["done"], desc="cells", unit="cell"
         ) as bar:
-            for group in groups(todo, use_gamma_grid(args.gamma_grid)):
+            grid = use_gamma_grid(args.gamma_grid, args.lanes)
+            for group in groups(todo, grid):
                 # Another sweep on the same folder may have finished some meanwhile.
                 pending = [
                     cfg

@@ -245,6 +245,13 @@ def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
     assert last_line(capsys).startswith("ran 0 cells, skipped 10 (already done) of 10")
 
 
+def test_gamma_grid_auto_follows_the_lanes():
+    assert sweep.use_gamma_grid("on", "vmap") and not sweep.use_gamma_grid("off", "map")
+    assert sweep.use_gamma_grid("auto", "map")
+    # vmap lanes on a CPU: the padded grid measured slower, so one call per γ.
+    assert sweep.use_gamma_grid("auto", "vmap") == (jax.default_backend() != "cpu")
+
+
 def test_lanes_choice_is_used_and_recorded(tmp_path, fake_runs):
     assert sweep.main(sweep_args(tmp_path, "--lanes", "map", "--gamma-grid", "on")) == 0
     cells = results.load(tmp_path)
