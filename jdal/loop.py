@@ -167,7 +167,7 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
     ensemble initialisation and the pools are the same for every method and gamma
     (paired comparisons).
     """
-    run = _make_run(cfg, pool_capacity=cfg.pool_size, masked=False)
+    run = _make_run(cfg)
     return lambda key: run(key, None)
 
 
@@ -203,16 +203,13 @@ def make_gamma_grid_run(
     ignored.
     """
     gammas = validate_gammas(cfg, gammas)
-    largest = cfg.replace(gamma=max(gammas))
-    run = _make_run(largest, pool_capacity=largest.pool_size, masked=True)
+    run = _make_run(cfg.replace(gamma=max(gammas)))
     return lambda key, gamma: run(key, cfg.k * gamma)
 
 
-def _make_run(
-    cfg: Config, pool_capacity: int, masked: bool
-) -> Callable[[jax.Array, jax.Array | None], RunResult]:
-    """`run(key, pool_size)`: pools of `pool_capacity` rows; with `masked`, only the
-    first `pool_size` (traced) are candidates, otherwise all (pool_size None)."""
+def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | None], RunResult]:
+    """`run(key, pool_size)`: pools of `cfg.pool_size` rows of which the first
+    `pool_size` (traced int32[]) are candidates, or all of them when it is None."""
     problem, method, ensemble, select = build_cell(cfg)
     segments = size_segments(cfg)
     d, k = problem.dim_x, cfg.k
@@ -221,7 +218,6 @@ def _make_run(
         return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
 
     def run(key: jax.Array, pool_size: jax.Array | None) -> RunResult:
-        pool_size = pool_size if masked else None
         key_initial, key_test, key_model, key_steps = (
             jax.random.fold_in(key, i) for i in range(4)
         )
@@ -240,7 +236,7 @@ def _make_run(
                 if method.returns_points:
                     new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
                 else:
-                    pool_x = draw_pool(key_pool, pool_capacity, d)
+                    pool_x = draw_pool(key_pool, cfg.pool_size, d)
                     new_x = pool_x[select(key_select, pool_x, acq_state, k)]
                 new_y = problem.label(new_x)
                 buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
