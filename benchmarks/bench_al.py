@@ -28,6 +28,7 @@ import jax
 
 import jdal
 from jdal import config as jconfig
+from jdal import results
 from jdal.models.ensemble import count_params, make_ensemble, resolved_model_settings
 
 # Dense peak TFLOP/s per precision, from the vendors' data sheets (SXM parts).
@@ -208,10 +209,7 @@ def main(argv=None) -> None:
         args.out
         or f"benchmarks/results/{args.problem}_{args.method}_{args.preset}.json"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
+    results.write_json(out, report)
     json.dump({k: v for k, v in report.items() if k != "config"}, sys.stdout, indent=2)
     print(f"\nwritten to {out}")
 

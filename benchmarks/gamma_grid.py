@@ -8,7 +8,7 @@ Times, in one process: (a) every γ as its own compiled call (`make_batched_run`
 compares what they compute: the largest relative MSE difference and how many runs
 and steps picked the same batches (float rounding differs between batch shapes and
 can flip a near-tied pick, after which that run differs). Results go to
-benchmarks/results/gamma_grid_<problem>_<method>_<preset>.json.
+benchmarks/results/gamma_grid_<problem>_<method>_<preset>_<lanes>.json.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 
 import jdal
 from jdal import config as jconfig
+from jdal import results
 from jdal.parallel import make_batched_run, make_gamma_grid_batch
 
 
@@ -117,10 +118,7 @@ def main(argv=None) -> None:
         or f"benchmarks/results/gamma_grid_{args.problem}_{args.method}_"
         f"{args.preset}_{grid.runner.lanes}.json"
     )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out_path)
+    results.write_json(out_path, report)
     print(json.dumps(report, indent=2))
 
 

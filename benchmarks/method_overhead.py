@@ -14,7 +14,6 @@ Results go to benchmarks/results/overhead_<problem>_gamma<γ>_<preset>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ import bench_al  # noqa: E402
 
 import jdal  # noqa: E402
 from jdal import config as jconfig  # noqa: E402
+from jdal import results  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -112,10 +112,7 @@ def main(argv=None) -> None:
         or f"benchmarks/results/overhead_{args.problem}_gamma{args.gamma}_"
         f"{args.preset}.json"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
+    results.write_json(out, report)
 
     print(
         f"{args.problem}, γ = {args.gamma}, {args.preset} preset, {args.seeds} seeds "

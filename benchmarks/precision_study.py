@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 
 import jdal
 from jdal import config as jconfig
-from jdal import metrics
+from jdal import metrics, results
 from jdal.parallel import make_batched_run
 
 
@@ -86,10 +85,7 @@ def main(argv=None) -> None:
         rows=rows,
     )
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
+    results.write_json(out, report)
     print(f"{'problem':8} {'method':6} {'precision':9} {'nAUC':>7} {'seed std':>8} ok")
     for r in rows:
         ok = r.get("within_fp32_seed_spread")

@@ -330,9 +330,20 @@ def save_cell(
         "files": {RESULTS_FILE: {"bytes": size, "sha256": _sha256(npz_path)}},
     }
     record.setdefault("device", describe_device())
-    text = json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n"
-    atomic_write(meta_path, lambda file: file.write(text.encode()))
+    write_json(meta_path, record, sort_keys=True)
     return folder
+
+
+def write_json(
+    path: str | os.PathLike, record: Mapping[str, Any], sort_keys: bool = False
+) -> Path:
+    """Writes `record` as indented JSON, atomically (`atomic_write`), creating the
+    folder; NumPy scalars and arrays and paths are converted. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2, sort_keys=sort_keys, default=_json_default)
+    atomic_write(path, lambda file: file.write((text + "\n").encode()))
+    return path
 
 
 def _json_default(value: Any) -> Any:
