@@ -255,6 +255,15 @@ def _runner_meta(runner: parallel.BatchedRunner) -> dict[str, Any]:
     }
 
 
+def _compile_and_run(runner, keys: jax.Array) -> tuple[Any, float, float]:
+    """(result, compile seconds, run seconds) of a Batched or GammaGrid runner."""
+    start = time.perf_counter()
+    runner.compile(keys)
+    compiled_at = time.perf_counter()
+    result = jax.block_until_ready(runner(keys))
+    return result, compiled_at - start, time.perf_counter() - compiled_at
+
+
 def run_cell(
     cfg: config.Config,
     seeds: Sequence[int],
@@ -268,18 +277,14 @@ def run_cell(
     non-finite labels.
     """
     start = time.perf_counter()
-    keys = jdal.seed_keys(seeds)
     # jdal.make_run (not a module-bound copy), so tests can stand in a fake run.
     runner = parallel.BatchedRunner(jdal.make_run(cfg), lanes=lanes)
-    runner.compile(keys)
-    compiled_at = time.perf_counter()
-    result = jax.block_until_ready(runner(keys))
-    ran_at = time.perf_counter()
+    result, compile_s, run_s = _compile_and_run(runner, jdal.seed_keys(seeds))
     arrays = results.result_arrays(result, seeds)
     _check_labels(cfg, arrays)
     timing: dict[str, Any] = {
-        "compile_s": compiled_at - start,
-        "run_s": ran_at - compiled_at,
+        "compile_s": compile_s,
+        "run_s": run_s,
         **_step_timing(cfg, seeds, step_timing),
     }
     timing["total_s"] = time.perf_counter() - start
@@ -303,17 +308,11 @@ def run_gamma_grid(
     save (up to float rounding). A cell's compile_s and run_s are its share of the
     grid's (total / number of γ); the grid's totals are kept under "grid".
     """
-    start = time.perf_counter()
     gammas = [cfg.gamma for cfg in cfgs]
-    keys = jdal.seed_keys(seeds)
     grid_run = jdal.make_gamma_grid_run(cfgs[0], gammas)
     runner = parallel.BatchedRunner(grid_run, lanes=lanes)
     grid = parallel.GammaGridRunner(tuple(gammas), runner)
-    grid.compile(keys)
-    compiled_at = time.perf_counter()
-    result = jax.block_until_ready(grid(keys))
-    ran_at = time.perf_counter()
-    compile_s, run_s = compiled_at - start, ran_at - compiled_at
+    result, compile_s, run_s = _compile_and_run(grid, jdal.seed_keys(seeds))
     cells = []
     for index, cfg in enumerate(cfgs):
         arrays = results.result_arrays(
