@@ -49,19 +49,28 @@ def build_ensemble(method, problem_name="robo", **changes):
     return problem, cfg, make_ensemble(problem, cfg, head=head, side=side)
 
 
+def train_on_uniform(problem, cfg, ensemble, seed, n_rows, n_valid, n_pool):
+    """Trains `ensemble` on n_valid of n_rows uniform labelled rows: (AcqState,
+    Context, a uniform pool f32[n_pool, d])."""
+    key_x, key_model, key_train, key_pool = jax.random.split(jax.random.key(seed), 4)
+    x = uniform(key_x, n_rows, problem.dim_x)
+    y = problem.label(x)
+    state = ensemble.init(key_model)
+    state, _ = jax.jit(ensemble.train)(key_train, state, x, y, n_valid)
+    acq_state = AcqState(x, y, jnp.int32(n_valid), state)
+    pool_x = uniform(key_pool, n_pool, problem.dim_x)
+    return acq_state, Context(problem, cfg, ensemble), pool_x
+
+
 @functools.cache
 def trained_setup(method):
     """(select, pool_x or None, AcqState, Context) on robo, 20 of 32 rows labelled."""
     problem, cfg, ensemble = build_ensemble(method)
-    key_x, key_model, key_train, key_pool = jax.random.split(jax.random.key(7), 4)
-    labelled_x = uniform(key_x, 32, problem.dim_x)
-    labelled_y = problem.label(labelled_x)
-    state = ensemble.init(key_model)
-    state, _ = jax.jit(ensemble.train)(key_train, state, labelled_x, labelled_y, 20)
-    acq_state = AcqState(labelled_x, labelled_y, jnp.int32(20), state)
-    ctx = Context(problem, cfg, ensemble)
+    acq_state, ctx, pool_x = train_on_uniform(
+        problem, cfg, ensemble, seed=7, n_rows=32, n_valid=20, n_pool=POOL_SIZE
+    )
     acq = acquisitions.get(method)
-    pool_x = None if acq.returns_points else uniform(key_pool, POOL_SIZE, 4)
+    pool_x = None if acq.returns_points else pool_x
     return acq.make(ctx), pool_x, acq_state, ctx
 
 
@@ -479,14 +488,7 @@ def test_emoc_equals_an_explicit_gradient_step(problem_name):
         "emoc", problem_name, n_members=2, max_width=8, train_steps=10
     )
     problem = problems.get(problem_name)
-    key_x, key_model, key_train, key_pool = jax.random.split(jax.random.key(3), 4)
-    x = uniform(key_x, 24, problem.dim_x)
-    y = problem.label(x)
-    state = ensemble.init(key_model)
-    state, _ = jax.jit(ensemble.train)(key_train, state, x, y, 24)
-    acq_state = AcqState(x, y, jnp.int32(24), state)
-    ctx = Context(problem, cfg, ensemble)
-    pool_x = uniform(key_pool, 6, problem.dim_x)
+    acq_state, ctx, pool_x = train_on_uniform(problem, cfg, ensemble, 3, 24, 24, 6)
     want = brute_force_emoc(ctx, acq_state, pool_x)
     got = jax.jit(emoc_scores, static_argnums=0)(ctx, acq_state, pool_x)
     np.testing.assert_allclose(got, want, rtol=2e-3)
