@@ -1,18 +1,27 @@
-"""The deep ensemble: M MLPs with stacked parameters, trained by one compiled step.
+"""The deep ensemble: M MLPs with stacked parameters, trained as one joint model.
 
-Members are initialised by `vmap` over keys and updated together by a `vmap`-ed
-gradient step inside a `lax.scan` over the gradient steps of one AL step. Optimiser
-(Adam + L2 added to the gradient) and reduce-on-plateau state are created afresh at
-every AL step; weights and BatchNorm statistics are warm-started (BENCHMARK.md 2).
+Members are initialised by `vmap` over keys and trained together, as the study's
+reference implementation trains them (one PyTorch model holding all members):
+
+- one joint loss, the mean over members of the member MSEs, so a member's data
+  gradient is 1/M of its own MSE's gradient;
+- one optimiser over all stacked parameters (`make_optimizer`): PyTorch's Adam with
+  `weight_decay` (wd * θ added to that gradient before the moments), and one
+  reduce-on-plateau schedule on the joint training MSE, hence one learning rate
+  shared by every member.
+
+Optimiser and schedule start afresh at every AL step; weights and BatchNorm
+statistics are warm-started. A step's gradient steps are one `lax.scan`.
 
 Acquisitions that need extra trained parts plug in here without touching this file:
-a `MemberHead` is trained jointly with every member (its loss is added to the member
-loss, e.g. learning loss), and a `SideModel` is a separate network trained alongside
-with the same optimiser settings and loop (e.g. the BALD dropout net).
+a `MemberHead` is trained jointly with every member (its loss joins the member's
+loss, e.g. learning loss), and a `SideModel` is a separate network trained
+alongside with its own optimiser of the same settings (e.g. the BALD dropout net).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,37 +37,13 @@ from jdal.rng import prefix_uniform
 Params = Any
 
 
-class PlateauState(NamedTuple):
-    """PyTorch ReduceLROnPlateau (mode min, relative threshold, no cooldown)."""
-
-    best: jax.Array  # f32[]
-    bad_steps: jax.Array  # int32[]
-    scale: jax.Array  # f32[], multiplies the base learning rate
-
-
-def init_plateau() -> PlateauState:
-    return PlateauState(jnp.float32(jnp.inf), jnp.int32(0), jnp.float32(1.0))
-
-
-def update_plateau(
-    state: PlateauState, loss: jax.Array, factor: float, patience: int, threshold: float
-) -> PlateauState:
-    """One scheduler step on `loss`; cuts the scale by `factor` after a plateau."""
-    improved = loss < state.best * (1.0 - threshold)
-    best = jnp.where(improved, loss, state.best)
-    bad = jnp.where(improved, 0, state.bad_steps + 1)
-    reduce = bad > patience
-    scale = jnp.where(reduce, state.scale * factor, state.scale)
-    bad = jnp.where(reduce, 0, bad)
-    return PlateauState(best, bad.astype(jnp.int32), scale)
-
-
 class MemberHead(NamedTuple):
     """A per-member head trained jointly with its member (added to the member loss).
 
     init: (key, feature_dim) -> params.
-    loss: (params, features f32[n, h], row_loss f32[n], mask bool[n], detach f32[])
-      -> f32[]; `detach` is 1.0 when the gradient into the backbone must be stopped.
+    loss: (params, key, features f32[n, h], row_loss f32[n], mask bool[n],
+      detach f32[]) -> f32[]; `key` is fresh at every gradient step (the same for
+      every member); `detach` is 1.0 when the gradient into the backbone must stop.
     """
 
     init: Callable[[jax.Array, int], Params]
@@ -91,12 +76,31 @@ class EnsembleState(NamedTuple):
 
 
 class TrainInfo(NamedTuple):
-    """Per-gradient-step diagnostics of one AL step's training (means over members)."""
+    """Per-gradient-step diagnostics of one AL step's training.
 
-    loss: jax.Array  # f32[S] member MSE
-    head_loss: jax.Array  # f32[S] member-head loss (0 without a head)
-    side_loss: jax.Array  # f32[S] side-model loss (0 without one)
-    lr_scale: jax.Array  # f32[S] plateau scale of member 0
+    loss: f32[S] joint training MSE (mean of the member MSEs) before the step.
+    head_loss: f32[S] member-head loss, mean over members (0 without a head).
+    side_loss: f32[S] side-model loss (0 without one).
+    lr_scale: f32[S] the plateau scale that multiplied the learning rate.
+    """
+
+    loss: jax.Array
+    head_loss: jax.Array
+    side_loss: jax.Array
+    lr_scale: jax.Array
+
+
+class TrainCarry(NamedTuple):
+    """The scan carry of one AL step's training; `*_last_loss` is the previous
+    gradient step's loss, which the plateau schedule sees (`make_optimizer`)."""
+
+    params: Params
+    batch_stats: Params
+    opt_state: Any
+    last_loss: jax.Array
+    side_params: Params
+    side_opt_state: Any
+    side_last_loss: jax.Array
 
 
 class Ensemble(NamedTuple):
@@ -146,10 +150,57 @@ def resolved_model_settings(problem: Problem, cfg: Config) -> dict[str, Any]:
     )
 
 
-def make_optimizer(weight_decay: float) -> optax.GradientTransformation:
-    """Adam direction with L2 added to the gradient; the caller scales by -lr."""
-    parts = [optax.add_decayed_weights(weight_decay)] if weight_decay > 0 else []
-    return optax.chain(*parts, optax.scale_by_adam(eps=1e-8))
+# torch.optim.lr_scheduler.ReduceLROnPlateau ignores a cut smaller than this.
+TORCH_PLATEAU_EPS = 1e-8
+# The value the schedule sees before the first gradient step (see make_optimizer).
+NO_LOSS_YET = float(jnp.finfo(jnp.float32).max)
+
+
+def torch_plateau_floor(learning_rate: float, factor: float) -> float:
+    """The lowest plateau scale PyTorch reaches: it stops cutting once a cut would
+    change the rate by less than `TORCH_PLATEAU_EPS`, so the rate stays at the first
+    lr * factor^n <= eps / (1 - factor)."""
+    limit = TORCH_PLATEAU_EPS / (1.0 - factor) / learning_rate
+    if limit >= 1.0:
+        return 1.0
+    return factor ** math.ceil(math.log(limit) / math.log(factor) - 1e-9)
+
+
+def make_optimizer(
+    learning_rate: float,
+    weight_decay: float,
+    plateau_factor: float,
+    plateau_patience: int,
+    plateau_threshold: float,
+) -> optax.GradientTransformationExtraArgs:
+    """PyTorch's Adam(lr, weight_decay, eps 1e-8) with ReduceLROnPlateau (mode min,
+    relative threshold, no cooldown) as one optax chain.
+
+    `update(grads, state, params, value=loss)`. Two PyTorch rules are mapped onto
+    `optax.contrib.reduce_on_plateau`: PyTorch cuts after *more than* `patience`
+    bad steps (optax after exactly `patience`, hence patience + 1), and PyTorch
+    steps its scheduler after the optimiser, so the rate of gradient step t depends
+    on the losses of steps 0..t-1: the caller passes step t-1's loss as `value`
+    (`NO_LOSS_YET` at step 0, a value that counts as an improvement and changes
+    nothing). PyTorch's smallest cut (`torch_plateau_floor`) is optax's min_scale.
+    """
+    return optax.chain(
+        optax.add_decayed_weights(weight_decay),
+        optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+        optax.scale(-learning_rate),
+        optax.contrib.reduce_on_plateau(
+            factor=plateau_factor,
+            patience=plateau_patience + 1,
+            rtol=plateau_threshold,
+            atol=0.0,
+            min_scale=torch_plateau_floor(learning_rate, plateau_factor),
+        ),
+    )
+
+
+def plateau_scale(opt_state) -> jax.Array:
+    """f32[]: the learning-rate scale of a `make_optimizer` state."""
+    return opt_state[-1].scale
 
 
 def minibatch(
@@ -184,7 +235,13 @@ def make_ensemble(
     n_members = settings["n_members"]
     learning_rate = settings["learning_rate"]
     batch_size = settings["batch_size"]
-    optimizer = make_optimizer(settings["weight_decay"])
+    optimizer = make_optimizer(
+        learning_rate,
+        settings["weight_decay"],
+        cfg.plateau_factor,
+        cfg.plateau_patience,
+        cfg.plateau_threshold,
+    )
     feature_dim = module.hidden[-1]
     detach_from = round(cfg.train_steps * (1.0 - cfg.ll_detach_fraction))
 
@@ -219,7 +276,7 @@ def make_ensemble(
     def predict(state: EnsembleState, x: jax.Array) -> jax.Array:
         return predict_with_features(state, x)[0]
 
-    def member_loss(params, batch_stats, x, y, mask, detach):
+    def member_loss(params, batch_stats, key, x, y, mask, detach):
         variables = {"params": params["mlp"], "batch_stats": batch_stats}
         (pred, features), updates = module.apply(
             variables, x, train=True, mask=mask, mutable=["batch_stats"]
@@ -229,94 +286,71 @@ def make_ensemble(
         mse = jnp.sum(row_loss * weight) / jnp.maximum(jnp.sum(weight), 1.0)
         head_loss = jnp.float32(0.0)
         if head is not None:
-            head_loss = head.loss(params["head"], features, row_loss, mask, detach)
+            head_loss = head.loss(params["head"], key, features, row_loss, mask, detach)
         return mse + head_loss, (mse, head_loss, updates["batch_stats"])
 
-    def sgd_step(params, opt_state, grads, lr_scale):
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(
-            params, jax.tree.map(lambda u: -learning_rate * lr_scale * u, updates)
+    def joint_loss(params, batch_stats, key, x, y, mask, detach):
+        """Mean over members of the member losses (all members see the same rows)."""
+        losses, aux = jax.vmap(member_loss, in_axes=(0, 0) + (None,) * 5)(
+            params, batch_stats, key, x, y, mask, detach
         )
-        return params, opt_state
+        return jnp.mean(losses), aux
 
-    def member_step(params, batch_stats, opt_state, plateau, x, y, mask, detach):
-        grad_fn = jax.value_and_grad(member_loss, has_aux=True)
-        (total, (mse, head_loss, batch_stats)), grads = grad_fn(
-            params, batch_stats, x, y, mask, detach
-        )
-        params, opt_state = sgd_step(params, opt_state, grads, plateau.scale)
-        # The schedule watches the training MSE (BENCHMARK.md 2), not MSE + a head's
-        # loss: learning loss's noisy ranking term would otherwise cut the rate.
-        plateau = update_plateau(
-            plateau,
-            mse,
-            cfg.plateau_factor,
-            cfg.plateau_patience,
-            cfg.plateau_threshold,
-        )
-        return (params, batch_stats, opt_state, plateau), (mse, head_loss)
-
-    def side_step(params, opt_state, plateau, key, x, y, mask):
+    def side_step(params, opt_state, previous_loss, key, x, y, mask):
         loss, grads = jax.value_and_grad(side.loss)(params, key, x, y, mask)
-        params, opt_state = sgd_step(params, opt_state, grads, plateau.scale)
-        plateau = update_plateau(
-            plateau,
-            loss,
-            cfg.plateau_factor,
-            cfg.plateau_patience,
-            cfg.plateau_threshold,
+        updates, opt_state = optimizer.update(
+            grads, opt_state, params, value=previous_loss
         )
-        return (params, opt_state, plateau), loss
+        return (optax.apply_updates(params, updates), opt_state, loss), loss
 
     def train(key, state: EnsembleState, x, y, n_valid):
         capacity = x.shape[0]
-        member_opt = jax.vmap(optimizer.init)(state.params)
-        member_plateau = jax.vmap(lambda _: init_plateau())(jnp.arange(n_members))
-        side_opt = () if side is None else optimizer.init(state.side_params)
-        carry0 = (
-            state.params,
-            state.batch_stats,
-            member_opt,
-            member_plateau,
-            state.side_params,
-            side_opt,
-            init_plateau(),
+        no_loss = jnp.float32(NO_LOSS_YET)
+        carry0 = TrainCarry(
+            params=state.params,
+            batch_stats=state.batch_stats,
+            opt_state=optimizer.init(state.params),
+            last_loss=no_loss,
+            side_params=state.side_params,
+            side_opt_state=() if side is None else optimizer.init(state.side_params),
+            side_last_loss=no_loss,
         )
 
-        def body(carry, step):
-            params, batch_stats, opt_state, plateau, side_params, side_opt, side_pl = (
-                carry
+        def body(carry: TrainCarry, step):
+            key_batch, key_head, key_side = jax.random.split(
+                jax.random.fold_in(key, step), 3
             )
-            key_step = jax.random.fold_in(key, step)
-            key_batch, key_side = jax.random.split(key_step)
             rows, mask = minibatch(key_batch, capacity, n_valid, batch_size)
             xb, yb = x[rows], y[rows]
             detach = (step >= detach_from).astype(jnp.float32)
-            (params, batch_stats, opt_state, plateau), (mse, head_loss) = jax.vmap(
-                member_step, in_axes=(0, 0, 0, 0, None, None, None, None)
-            )(params, batch_stats, opt_state, plateau, xb, yb, mask, detach)
-            side_loss = jnp.float32(0.0)
-            if side is not None:
-                (side_params, side_opt, side_pl), side_loss = side_step(
-                    side_params, side_opt, side_pl, key_side, xb, yb, mask
-                )
-            info = TrainInfo(
-                jnp.mean(mse), jnp.mean(head_loss), side_loss, plateau.scale[0]
+            grad_fn = jax.value_and_grad(joint_loss, has_aux=True)
+            (_, (mse, head_loss, batch_stats)), grads = grad_fn(
+                carry.params, carry.batch_stats, key_head, xb, yb, mask, detach
             )
-            carry = (
-                params,
+            updates, opt_state = optimizer.update(
+                grads, carry.opt_state, carry.params, value=carry.last_loss
+            )
+            # The schedule watches the joint training MSE, not MSE + a head's
+            # loss: learning loss's noisy ranking term would otherwise cut the rate.
+            loss = jnp.mean(mse)
+            side_loss = jnp.float32(0.0)
+            side_carry = carry.side_params, carry.side_opt_state, carry.side_last_loss
+            if side is not None:
+                side_carry, side_loss = side_step(*side_carry, key_side, xb, yb, mask)
+            carry = TrainCarry(
+                optax.apply_updates(carry.params, updates),
                 batch_stats,
                 opt_state,
-                plateau,
-                side_params,
-                side_opt,
-                side_pl,
+                loss,
+                *side_carry,
+            )
+            info = TrainInfo(
+                loss, jnp.mean(head_loss), side_loss, plateau_scale(opt_state)
             )
             return carry, info
 
         carry, info = jax.lax.scan(body, carry0, jnp.arange(cfg.train_steps))
-        params, batch_stats, _, _, side_params, _, _ = carry
-        return EnsembleState(params, batch_stats, side_params), info
+        return EnsembleState(carry.params, carry.batch_stats, carry.side_params), info
 
     return Ensemble(
         module=module,

@@ -1,7 +1,14 @@
-"""The ensemble member: a Flax MLP with masked BatchNorm and an optional adm head."""
+"""The ensemble member: a Flax MLP with masked BatchNorm and an optional adm head.
+
+Every weight and bias starts as PyTorch's default initialisation does (the study's
+reference implementation is PyTorch): U(-1/sqrt(fan_in), 1/sqrt(fan_in)), with
+fan_in as PyTorch computes it for the layer kind (`torch_uniform`). BatchNorm
+starts at scale 1, offset 0.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -18,11 +25,36 @@ PRECISION_SETTINGS = {
 ADM_HEAD_LENGTH = 1000  # the Dense 1000 feeding the adm transposed-conv head
 
 
-class AdmHead(nn.Module):
-    """adm head, f32[n, 1000] -> f32[n, 2000], no activations (BENCHMARK.md 2).
+def torch_uniform(fan_in: int):
+    """Initialiser U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for any shape: PyTorch's
+    default for Linear and Conv weights (kaiming-uniform, a = sqrt(5)) and biases.
 
-    PyTorch's ConvTranspose1d(padding p) equals a Flax ConvTranspose with explicit
-    padding k - 1 - p on each side; lengths: 1000 -> 2000 -> 2000 -> 2000.
+    PyTorch's fan_in per layer kind: Linear, in_features; Conv1d, in_channels x
+    kernel; ConvTranspose1d, out_channels x kernel (its weight is stored
+    [in, out, kernel] and fan_in is read from dimension 1).
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def torch_dense(features: int, fan_in: int, **opts) -> nn.Dense:
+    """nn.Dense with PyTorch's default Linear initialisation (weights and bias)."""
+    init = torch_uniform(fan_in)
+    return nn.Dense(features, kernel_init=init, bias_init=init, **opts)
+
+
+class AdmHead(nn.Module):
+    """adm head, f32[n, 1000] -> f32[n, 2000], no activations.
+
+    ConvTranspose1d(1->4, k 4, s 2, p 1), ConvTranspose1d(4->4, k 3, s 1, p 1)
+    twice, Conv1d(4->1, k 1); lengths 1000 -> 2000 -> 2000 -> 2000 -> 2000.
+    PyTorch's ConvTranspose1d(padding p) is a Flax ConvTranspose with explicit
+    padding k - 1 - p on each side, whose kernel K[j, in, out] is PyTorch's weight
+    W[in, out, k - 1 - j] (flipped along the kernel axis).
     """
 
     dtype: Any = jnp.float32
@@ -32,10 +64,19 @@ class AdmHead(nn.Module):
     def __call__(self, h: jax.Array) -> jax.Array:
         opts = dict(dtype=self.dtype, precision=self.precision)
         z = h[..., None]  # [n, L, channels=1]
-        z = nn.ConvTranspose(4, (4,), strides=(2,), padding=((2, 2),), **opts)(z)
-        z = nn.ConvTranspose(4, (3,), strides=(1,), padding=((1, 1),), **opts)(z)
-        z = nn.ConvTranspose(4, (3,), strides=(1,), padding=((1, 1),), **opts)(z)
-        z = nn.Conv(1, (1,), **opts)(z)
+        for kernel, stride, pad in ((4, 2, 1), (3, 1, 1), (3, 1, 1)):
+            init = torch_uniform(4 * kernel)  # PyTorch: out_channels x kernel
+            z = nn.ConvTranspose(
+                4,
+                (kernel,),
+                strides=(stride,),
+                padding=((kernel - 1 - pad, kernel - 1 - pad),),
+                kernel_init=init,
+                bias_init=init,
+                **opts,
+            )(z)
+        init = torch_uniform(4 * 1)  # Conv1d: in_channels x kernel
+        z = nn.Conv(1, (1,), kernel_init=init, bias_init=init, **opts)(z)
         return z[..., 0]
 
 
@@ -63,7 +104,7 @@ class MLP(nn.Module):
         bn_mask = None if mask is None else mask[:, None]
         h = x
         for width in self.hidden:
-            h = nn.Dense(width, **opts)(h)
+            h = torch_dense(width, h.shape[-1], **opts)(h)
             h = nn.BatchNorm(
                 use_running_average=not train,
                 momentum=1.0 - self.bn_momentum,
@@ -74,7 +115,8 @@ class MLP(nn.Module):
             h = nn.relu(h)
         features = h
         if self.head == "adm_conv":
-            y = AdmHead(**opts)(nn.Dense(ADM_HEAD_LENGTH, **opts)(h))
+            z = torch_dense(ADM_HEAD_LENGTH, h.shape[-1], **opts)(h)
+            y = AdmHead(**opts)(z)
         else:
-            y = nn.Dense(self.dim_y, **opts)(h)
+            y = torch_dense(self.dim_y, h.shape[-1], **opts)(h)
         return y.astype(jnp.float32), features.astype(jnp.float32)
