@@ -26,14 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jdal import acquisitions, problems
-from jdal.acquisitions.base import (
-    AcqState,
-    Acquisition,
-    Context,
-    SelectFn,
-    pairwise_sq_dist,
-)
+from jdal.acquisitions.base import AcqState, Acquisition, Context, SelectFn
 from jdal.config import Config
+from jdal.metrics import nearest_distance
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
 from jdal.problems import Problem
 from jdal.rng import prefix_uniform
@@ -104,7 +99,8 @@ def size_segments(cfg: Config) -> list[Segment]:
 def nearest_other_distance(
     new_x: jax.Array, buffer_x: jax.Array, n_before: jax.Array
 ) -> jax.Array:
-    """f32[k]: distance of each new point to its nearest other labelled point.
+    """f32[k]: distance of each new point to its nearest other labelled point (the
+    per-point term of Div), exact (`jdal.metrics.nearest_distance`).
 
     The labelled set is buffer rows < n_before + k, the new batch included; a point
     is never its own neighbour.
@@ -113,8 +109,7 @@ def nearest_other_distance(
     rows = jnp.arange(buffer_x.shape[0])
     own_row = n_before + jnp.arange(k)
     others = (rows[None, :] < n_before + k) & (rows[None, :] != own_row[:, None])
-    sq = jnp.where(others, pairwise_sq_dist(new_x, buffer_x), jnp.inf)
-    return jnp.sqrt(jnp.min(sq, axis=1))
+    return nearest_distance(new_x, buffer_x, others)
 
 
 def labelled_buffer(
@@ -303,15 +298,18 @@ def seed_keys(seeds) -> jax.Array:
 
 
 class StepParts(NamedTuple):
-    """One AL step's training and acquisition as separate jittable functions.
+    """AL step t's training and acquisition as separate jittable functions.
 
-    For timing the two apart (the compiled run fuses them). Representative inputs
-    are the first step's: N0 labelled rows in a buffer of the first size bucket.
+    For timing the two apart (the compiled run fuses them). The inputs are step t's
+    shapes: n_t = N0 + t k valid labelled rows (uniform points, labelled by the
+    oracle) in a buffer of the capacity C of the run's size segment for step t, a
+    pool of P = cfg.pool_size points and an untrained ensemble (training time does
+    not depend on the weights' values).
 
     inputs(key) -> (model_state, labelled_x f32[C, d], labelled_y f32[C, dy],
-      pool_x f32[P, d]) with an untrained ensemble.
+      pool_x f32[P, d], or None for query synthesis).
     train(key, model_state, labelled_x, labelled_y) -> EnsembleState (one AL step's
-      gradient steps on the N0 valid rows).
+      gradient steps on the n_t valid rows).
     select(key, pool_x, model_state, labelled_x, labelled_y) -> int32[k] indices
       (f32[k, d] points for query synthesis).
     """
@@ -321,17 +319,25 @@ class StepParts(NamedTuple):
     select: Callable[..., jax.Array]
 
 
-def make_step_parts(cfg: Config) -> StepParts:
-    """Builds the pieces of one AL step of `make_run(cfg)`, at the initial size."""
+def make_step_parts(cfg: Config, step: int) -> StepParts:
+    """Builds the pieces of AL step `step` (0 <= step < T) of `make_run(cfg)`."""
+    if not 0 <= step < cfg.steps:
+        raise ValueError(f"step {step} is not an AL step of 0..{cfg.steps - 1}")
     problem, method, ensemble, select_fn = build_cell(cfg)
-    capacity = size_segments(cfg)[0].capacity
-    d, n = problem.dim_x, cfg.n_initial
+    capacity = next(
+        segment.capacity
+        for segment in size_segments(cfg)
+        if segment.first_step <= step < segment.first_step + segment.n_steps
+    )
+    d, n = problem.dim_x, cfg.n_initial + step * cfg.k
 
     def inputs(key: jax.Array):
         key_x, key_pool, key_model = (jax.random.fold_in(key, i) for i in range(3))
-        initial_x = jax.random.uniform(key_x, (n, d), jnp.float32, -1.0, 1.0)
-        labelled_x, labelled_y = labelled_buffer(problem, initial_x, capacity)
-        pool_x = draw_pool(key_pool, cfg.pool_size, d)
+        labelled = jax.random.uniform(key_x, (n, d), jnp.float32, -1.0, 1.0)
+        labelled_x, labelled_y = labelled_buffer(problem, labelled, capacity)
+        pool_x = None
+        if not method.returns_points:
+            pool_x = draw_pool(key_pool, cfg.pool_size, d)
         return ensemble.init(key_model), labelled_x, labelled_y, pool_x
 
     def train(key, model_state, labelled_x, labelled_y) -> EnsembleState:
@@ -340,6 +346,6 @@ def make_step_parts(cfg: Config) -> StepParts:
 
     def select(key, pool_x, model_state, labelled_x, labelled_y) -> jax.Array:
         state = AcqState(labelled_x, labelled_y, jnp.asarray(n, jnp.int32), model_state)
-        return select_fn(key, None if method.returns_points else pool_x, state, cfg.k)
+        return select_fn(key, pool_x, state, cfg.k)
 
     return StepParts(inputs, train, select)

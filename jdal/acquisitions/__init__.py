@@ -14,9 +14,7 @@ from jdal.acquisitions.base import (
     Context,
     SelectFn,
     member_variance,
-    min_dist_to_rows,
     minmax,
-    pairwise_sq_dist,
     top_k,
 )
 from jdal.acquisitions.committee import QBC, QBC_DIV, QBC_DIV_DEN
@@ -70,9 +68,7 @@ __all__ = [
     "SelectFn",
     "get",
     "member_variance",
-    "min_dist_to_rows",
     "minmax",
     "names",
-    "pairwise_sq_dist",
     "top_k",
 ]

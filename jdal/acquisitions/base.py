@@ -104,22 +104,6 @@ def masked_mean(values: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
     return total / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def pairwise_sq_dist(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Squared Euclidean distances f32[n, m] between rows of a f32[n, c], b f32[m, c].
-
-    Uses |a|^2 + |b|^2 - 2 a.b (one matmul, no [n, m, c] tensor), clamped at 0.
-    """
-    cross = jnp.matmul(a, b.T, precision=jax.lax.Precision.HIGHEST)
-    sq = jnp.sum(a * a, axis=1)[:, None] + jnp.sum(b * b, axis=1)[None, :] - 2 * cross
-    return jnp.maximum(sq, 0.0)
-
-
-def min_dist_to_rows(a: jax.Array, b: jax.Array, b_mask: jax.Array) -> jax.Array:
-    """f32[n]: distance from each row of `a` to its nearest masked-in row of `b`."""
-    sq = jnp.where(b_mask[None, :], pairwise_sq_dist(a, b), jnp.inf)
-    return jnp.sqrt(jnp.min(sq, axis=1))
-
-
 def member_variance(preds: jax.Array) -> jax.Array:
     """Population variance over members, mean over outputs: f32[M, P, dy] -> f32[P]."""
     return jnp.mean(jnp.var(preds, axis=0), axis=-1)

@@ -2,10 +2,14 @@
 
 `qbc` ranks by variance alone; `qbc_div` and `qbc_div_den` (Kee, del Castillo &
 Runger 2018) mix it with diversity (distance in x to labelled ∪ picked, greedy) and
-density (similarity to the nearest pool neighbours), each min-max normalised.
+density (similarity to the nearest neighbours in the remaining pool), each min-max
+normalised.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,14 +20,13 @@ from jdal.acquisitions.base import (
     Context,
     greedy_picks,
     member_variance,
-    min_dist_to_rows,
     minmax,
-    pairwise_sq_dist,
     pool_mask,
     top_k,
     valid_rows,
 )
 from jdal.acquisitions.greedy import distance_to_row
+from jdal.metrics import distances_to, map_rows, nearest_distance
 
 
 def make_qbc(ctx: Context):
@@ -38,45 +41,73 @@ def make_qbc(ctx: Context):
     return select
 
 
+class Neighbours(NamedTuple):
+    """Each pool row's nearest other pool rows, nearest first.
+
+    distance: f32[P, m] (inf past the last masked-in neighbour).
+    index: int32[P, m] their rows.
+    """
+
+    distance: jax.Array
+    index: jax.Array
+
+
+def nearest_neighbours(pool_x: jax.Array, m: int, mask: jax.Array) -> Neighbours:
+    """The m nearest other masked-in rows of every row of `pool_x` f32[P, d]
+    (`mask` bool[P]); distances from differences, a block of rows at a time."""
+    rows = jnp.arange(pool_x.shape[0])
+
+    def row_neighbours(point, row):
+        distance = jnp.where(mask & (rows != row), distances_to(pool_x, point), jnp.inf)
+        negated, index = jax.lax.top_k(-distance, m)
+        return Neighbours(-negated, index.astype(jnp.int32))
+
+    return map_rows(row_neighbours, (pool_x, rows), pool_x.size)
+
+
+def remaining_density(
+    neighbours: Neighbours, n_neighbours: int, remaining: jax.Array
+) -> jax.Array:
+    """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest rows
+    still `remaining` (bool[P]); the mean over fewer when fewer remain, 0 for none.
+
+    `neighbours` must list at least n_neighbours + (number removed) per row.
+    """
+    alive = jnp.isfinite(neighbours.distance) & remaining[neighbours.index]
+    used = alive & (jnp.cumsum(alive, axis=1) <= n_neighbours)
+    similarity = jnp.where(used, 1.0 / (1.0 + neighbours.distance), 0.0)
+    count = jnp.sum(used, axis=1)
+    return jnp.sum(similarity, axis=1) / jnp.maximum(count, 1)
+
+
 def knn_density(
     pool_x: jax.Array, n_neighbours: int, mask: jax.Array | None = None
 ) -> jax.Array:
-    """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest others.
+    """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest
+    other masked-in rows (`mask` bool[P], default all); high in dense regions.
 
-    High in dense regions. The similarity needs no bandwidth: every input lives in
-    [-1, 1]^d, so distances have a fixed scale. One [P, P] matrix per AL step.
-    Neighbours are masked-in rows only (`mask` bool[P], default all).
+    The similarity needs no bandwidth: every input lives in [-1, 1]^d, so
+    distances have a fixed scale.
     """
-    sq = pairwise_sq_dist(pool_x, pool_x)
-    others = ~jnp.eye(pool_x.shape[0], dtype=bool)  # not itself
-    if mask is not None:
-        others = others & mask[None, :]
-    sq = jnp.where(others, sq, jnp.inf)
-    nearest_sq = -jax.lax.top_k(-sq, n_neighbours)[0]
-    return jnp.mean(1.0 / (1.0 + jnp.sqrt(nearest_sq)), axis=1)
+    if mask is None:
+        mask = jnp.ones(pool_x.shape[0], bool)
+    m = min(n_neighbours, pool_x.shape[0] - 1)
+    return remaining_density(nearest_neighbours(pool_x, m, mask), n_neighbours, mask)
 
 
 def greedy_mixture(
     pool_x: jax.Array,
     state: AcqState,
     k: int,
-    fixed_score: jax.Array,
-    diversity_weight: float,
+    score: Callable[[jax.Array, jax.Array], jax.Array],
 ) -> jax.Array:
-    """int32[k]: greedy argmax of fixed_score + w · N(x-distance to labelled ∪ picked).
-
-    `fixed_score` f32[P] (already normalised, weighted terms that do not change
-    between picks); the distance term is re-normalised over the remaining pool at
-    every pick.
-    """
-    min_dist = min_dist_to_rows(pool_x, state.labelled_x, valid_rows(state))
+    """int32[k]: greedy argmax of `score(min_dist, remaining)`, min_dist f32[P] the
+    x-distance of each candidate to labelled ∪ picked, remaining bool[P]."""
     return greedy_picks(
         k,
-        min_dist,
+        nearest_distance(pool_x, state.labelled_x, valid_rows(state)),
         dist_to=lambda i: distance_to_row(pool_x, i),
-        score=lambda dist, remaining: (
-            fixed_score + diversity_weight * minmax(dist, remaining)
-        ),
+        score=score,
         candidates=pool_mask(pool_x, state),
     )
 
@@ -94,7 +125,12 @@ def make_qbc_div(ctx: Context):
         del key
         variance = member_variance(predict(state.ensemble, pool_x))
         fixed = 0.5 * minmax(variance, pool_mask(pool_x, state))
-        return greedy_mixture(pool_x, state, k, fixed, 0.5)
+        return greedy_mixture(
+            pool_x,
+            state,
+            k,
+            lambda dist, remaining: fixed + 0.5 * minmax(dist, remaining),
+        )
 
     return select
 
@@ -103,9 +139,12 @@ def make_qbc_div_den(ctx: Context):
     """QBC-div-den (Kee et al. 2018): 0.34 N(var) + 0.33 N(div) + 0.33 N(den).
 
     Density is the mean similarity 1 / (1 + distance) of a candidate to its
-    `cfg.density_neighbours` (10) nearest pool neighbours, computed once per AL step.
-    Variance and density are normalised once over the whole pool (they do not change
-    between picks); diversity as in `qbc_div`, re-normalised every pick.
+    `cfg.density_neighbours` (10) nearest neighbours among the *remaining* pool
+    (picked points leave it). Variance is normalised once over the whole pool;
+    diversity (as in `qbc_div`) and density are recomputed and re-normalised over
+    the remaining pool at every pick. Each row's n + k − 1 nearest pool rows are
+    found once per AL step, since at most k − 1 of them are picked away: a pick
+    then costs O(P (n + k)), never a [P, P] matrix.
     """
     predict = ctx.ensemble.predict
     n_neighbours = ctx.cfg.density_neighbours
@@ -114,9 +153,19 @@ def make_qbc_div_den(ctx: Context):
         del key
         mask = pool_mask(pool_x, state)
         variance = member_variance(predict(state.ensemble, pool_x))
-        density = knn_density(pool_x, n_neighbours, mask)
-        fixed = 0.34 * minmax(variance, mask) + 0.33 * minmax(density, mask)
-        return greedy_mixture(pool_x, state, k, fixed, 0.33)
+        fixed = 0.34 * minmax(variance, mask)
+        m = min(n_neighbours + k - 1, pool_x.shape[0] - 1)
+        neighbours = nearest_neighbours(pool_x, m, mask)
+
+        def score(dist, remaining):
+            density = remaining_density(neighbours, n_neighbours, remaining)
+            return (
+                fixed
+                + 0.33 * minmax(dist, remaining)
+                + 0.33 * minmax(density, remaining)
+            )
+
+        return greedy_mixture(pool_x, state, k, score)
 
     return select
 

@@ -15,16 +15,15 @@ from jdal.acquisitions.base import (
     Acquisition,
     Context,
     greedy_picks,
-    min_dist_to_rows,
-    pairwise_sq_dist,
     pool_mask,
     valid_rows,
 )
+from jdal.metrics import distances_to, map_rows, nearest_distance
 
 
 def distance_to_row(points: jax.Array, index: jax.Array) -> jax.Array:
     """f32[P]: Euclidean distance of every row of `points` f32[P, c] to row `index`."""
-    return jnp.sqrt(jnp.sum(jnp.square(points - points[index][None, :]), axis=-1))
+    return distances_to(points, points[index])
 
 
 def make_gsx(ctx: Context):
@@ -33,7 +32,7 @@ def make_gsx(ctx: Context):
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
-        min_dist = min_dist_to_rows(pool_x, state.labelled_x, valid_rows(state))
+        min_dist = nearest_distance(pool_x, state.labelled_x, valid_rows(state))
         return greedy_picks(
             k,
             min_dist,
@@ -61,7 +60,7 @@ def make_gsy(ctx: Context):
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
         pool_y = ensemble_mean(ctx, state, pool_x)
-        min_dist = min_dist_to_rows(pool_y, state.labelled_y, valid_rows(state))
+        min_dist = nearest_distance(pool_y, state.labelled_y, valid_rows(state))
         return greedy_picks(
             k,
             min_dist,
@@ -78,19 +77,25 @@ def make_gsxy(ctx: Context):
 
     ŷ is the ensemble mean; yl is the true label of a labelled row and the predicted
     ŷ of a picked candidate (as in `gsy`). The product is taken per pair, then the
-    minimum, exactly iGS of Wu, Lin & Huang (2019); the one-off [P, N] matrices use
-    matmul distances (no [P, N, dy] tensor).
+    minimum, exactly iGS of Wu, Lin & Huang (2019). Distances come from
+    differences, a block of pool rows at a time (`jdal.metrics.map_rows`).
     """
 
     def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
         del key
         pool_y = ensemble_mean(ctx, state, pool_x)
-        dist_x = jnp.sqrt(pairwise_sq_dist(pool_x, state.labelled_x))
-        dist_y = jnp.sqrt(pairwise_sq_dist(pool_y, state.labelled_y))
-        product = jnp.where(valid_rows(state)[None, :], dist_x * dist_y, jnp.inf)
+        valid = valid_rows(state)
+
+        def min_product(x, y):
+            product = distances_to(state.labelled_x, x) * distances_to(
+                state.labelled_y, y
+            )
+            return jnp.min(jnp.where(valid, product, jnp.inf))
+
+        labelled_size = state.labelled_x.size + state.labelled_y.size
         return greedy_picks(
             k,
-            jnp.min(product, axis=1),
+            map_rows(min_product, (pool_x, pool_y), labelled_size),
             dist_to=lambda i: distance_to_row(pool_x, i) * distance_to_row(pool_y, i),
             score=lambda dist, remaining: dist,
             candidates=pool_mask(pool_x, state),
