@@ -5,21 +5,23 @@ activations (a `MemberHead`): Dense(128) → ReLU → Dense(1). The paper taps s
 backbone blocks (global pooling + FC 128 each, concatenated); jdal's MLP exposes
 its last hidden activations only, so the head has one branch.
 
-Training, jointly with the member (the head loss is added to the member MSE):
-pairs (i, j) are formed by splitting the masked batch in halves, the i-th valid row
-with the i-th valid row from the end (the paper's `x - x.flip(0)`, restricted to
-valid rows). The target loss l (the per-row MSE) is detached; the ranking loss per
-pair is max(0, margin − sign(l_i − l_j) · (l̂_i − l̂_j)) (sign(0) counts as −1, as
-in the paper's code), averaged over pairs and multiplied by `cfg.ll_weight`
-(margin `cfg.ll_margin`, both 1). For the last `cfg.ll_detach_fraction` (40 %) of
-the gradient steps of each AL step, the head's input is detached: the head keeps
-learning but sends no gradient into the backbone (the paper stops it after epoch
-120 of 200).
+Training, jointly with the member (the head loss is added to the member MSE): at
+every gradient step the valid rows are put in a fresh random order and paired
+first with last (the paper's `x - x.flip(0)` on a shuffled batch), n // 2 pairs;
+the order is the same for every member. The target loss l (the per-row MSE) is
+detached; the ranking loss per pair is max(0, margin − sign(l_i − l_j) ·
+(l̂_i − l̂_j)) (sign(0) counts as −1, as in the paper's code), averaged over pairs
+and multiplied by `cfg.ll_weight` (margin `cfg.ll_margin`, both 1). For the last
+`cfg.ll_detach_fraction` (40 %) of the gradient steps of each AL step, the head's
+input is detached: the head keeps learning but sends no gradient into the backbone
+(the paper stops it after epoch 120 of 200).
 
 Acquisition: the mean over members of the predicted loss; top k.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -28,40 +30,57 @@ import jax.numpy as jnp
 from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
 from jdal.config import Config
 from jdal.models.ensemble import MemberHead
+from jdal.models.mlp import torch_dense
 from jdal.problems import Problem
+from jdal.rng import prefix_uniform
 
 HEAD_WIDTH = 128  # the paper's FC width per tapped block
 
 
 class LossHead(nn.Module):
-    """f32[n, h] features -> f32[n] predicted loss."""
+    """f32[n, h] features -> f32[n] predicted loss (PyTorch-initialised Dense)."""
 
     width: int = HEAD_WIDTH
 
     @nn.compact
     def __call__(self, features: jax.Array) -> jax.Array:
         opts = dict(precision=jax.lax.Precision.HIGHEST)
-        h = nn.relu(nn.Dense(self.width, **opts)(features))
-        return nn.Dense(1, **opts)(h)[..., 0]
+        h = nn.relu(torch_dense(self.width, features.shape[-1], **opts)(features))
+        return torch_dense(1, self.width, **opts)(h)[..., 0]
+
+
+class Pairs(NamedTuple):
+    """Row pairs of the ranking loss: first, second int32[n]; valid bool[n]."""
+
+    first: jax.Array
+    second: jax.Array
+    valid: jax.Array
+
+
+def random_pairs(key: jax.Array, mask: jax.Array) -> Pairs:
+    """n_valid // 2 disjoint pairs of the masked-in rows (`mask` bool[n]), from a
+    random order of them: the p-th row of the order with the (n_valid − 1 − p)-th.
+
+    Row i's place in the order comes from its own draw (`prefix_uniform`), so the
+    pairs do not depend on how much padding follows the valid rows.
+    """
+    n = mask.shape[0]
+    priority = jnp.where(mask, prefix_uniform(key, n), 2.0)  # padding sorts last
+    order = jnp.argsort(priority)
+    n_valid = jnp.sum(mask.astype(jnp.int32))
+    position = jnp.arange(n)
+    second = order[jnp.clip(n_valid - 1 - position, 0, n - 1)]
+    return Pairs(order, second, position < n_valid // 2)
 
 
 def margin_ranking_loss(
-    predicted: jax.Array, target: jax.Array, mask: jax.Array, margin: float
+    predicted: jax.Array, target: jax.Array, pairs: Pairs, margin: float
 ) -> jax.Array:
-    """f32[]: Yoo & Kweon's pairwise ranking loss over the masked rows.
-
-    Valid rows (in their order) are paired first-with-last: position p with
-    n − 1 − p for p < n // 2, n the number of valid rows.
-    """
-    order = jnp.argsort(~mask, stable=True)  # valid rows first, order kept
-    n_valid = jnp.sum(mask.astype(jnp.int32))
-    position = jnp.arange(mask.shape[0])
-    first = order
-    second = order[jnp.clip(n_valid - 1 - position, 0, mask.shape[0] - 1)]
-    pair_valid = position < n_valid // 2
+    """f32[]: Yoo & Kweon's pairwise ranking loss, mean over the valid pairs."""
+    first, second = pairs.first, pairs.second
     sign = jnp.where(target[first] - target[second] > 0, 1.0, -1.0)
     hinge = jnp.maximum(0.0, margin - sign * (predicted[first] - predicted[second]))
-    weight = pair_valid.astype(jnp.float32)
+    weight = pairs.valid.astype(jnp.float32)
     return jnp.sum(hinge * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
@@ -73,13 +92,14 @@ def make_ll_head(problem: Problem, cfg: Config) -> MemberHead:
     def init(key: jax.Array, feature_dim: int):
         return module.init(key, jnp.zeros((1, feature_dim), jnp.float32))
 
-    def loss(params, features, row_loss, mask, detach):
+    def loss(params, key, features, row_loss, mask, detach):
         # detach is a traced 0/1 scalar: blend so the backbone gradient is (1 − detach).
         features = detach * jax.lax.stop_gradient(features) + (1.0 - detach) * features
         predicted = module.apply(params, features)
         target = jax.lax.stop_gradient(row_loss)
+        pairs = random_pairs(key, mask)
         return cfg.ll_weight * margin_ranking_loss(
-            predicted, target, mask, cfg.ll_margin
+            predicted, target, pairs, cfg.ll_margin
         )
 
     return MemberHead(init=init, loss=loss)
