@@ -47,9 +47,9 @@ class Config:
     ll_weight: float = 1.0
     ll_detach_fraction: float = 0.4  # last 40 % of gradient steps: no grad to backbone
     density_neighbours: int = 10
-    naqbc_steps: int = 100
+    naqbc_steps: int = 1000
     naqbc_lr: float = 0.005
-    naqbc_box_penalty: float = 10.0
+    naqbc_box_penalty: float = 1.0  # weight of the linear penalty sum relu(|x| - 1)
     # Performance knobs: they never change the protocol.
     train_buckets: int = 6  # static labelled-set size buckets (1 = full buffer always)
     precision: str = "fp32"
@@ -126,20 +126,31 @@ def paper(**changes: Any) -> Config:
 
 
 def quick(**changes: Any) -> Config:
-    """CPU-sized: 15 steps, 200 gradient steps, 5 members, widths <= 64."""
-    base = dict(steps=15, train_steps=200, n_members=5, max_width=64, n_test=1000)
+    """CPU-sized: 15 steps, 200 gradient steps, 5 members, widths <= 64.
+
+    NA-QBC's ascent steps scale with the gradient steps (1000 x 200 / 500 = 400).
+    """
+    base = dict(
+        steps=15,
+        train_steps=200,
+        n_members=5,
+        max_width=64,
+        n_test=1000,
+        naqbc_steps=400,
+    )
     return Config(**{**base, **changes})
 
 
 def smoke(**changes: Any) -> Config:
-    """Seconds-sized, for tests and a first look: 3 steps, 50 gradient steps."""
+    """Seconds-sized, for tests and a first look: 3 steps, 50 gradient steps
+    (NA-QBC: 1000 x 50 / 500 = 100 ascent steps)."""
     base = dict(
         steps=3,
         train_steps=50,
         n_members=3,
         max_width=32,
         n_test=256,
-        naqbc_steps=10,
+        naqbc_steps=100,
         bald_passes=5,
     )
     return Config(**{**base, **changes})

@@ -20,8 +20,10 @@ from jdal.acquisitions.committee import knn_density
 from jdal.acquisitions.emoc import emoc_scores
 from jdal.acquisitions.learning_loss import (
     LossHead,
+    Pairs,
     make_ll_head,
     margin_ranking_loss,
+    random_pairs,
 )
 from jdal.models.ensemble import Ensemble, make_ensemble
 
@@ -177,7 +179,8 @@ def fake_context(pool_x, means, spreads, problem_name="robo", **changes):
 
     def predict(state, x):
         del state
-        nearest = jnp.argmin(acquisitions.pairwise_sq_dist(x, pool_x), axis=1)
+        sq = jnp.sum(jnp.square(x[:, None, :] - pool_x[None, :, :]), axis=-1)
+        nearest = jnp.argmin(sq, axis=1)
         offsets = jnp.array([-1.0, 0.0, 1.0])[:, None, None]
         return means[nearest][None] + offsets * spreads[nearest][None]
 
@@ -278,18 +281,23 @@ def test_knn_density_against_brute_force():
 
 
 def naive_greedy(method, pool_x, pool_y, var, lab_x, lab_y, k, n_neighbours=10):
-    """Recomputes every distance to labelled ∪ picked at every pick (numpy)."""
-    pool_x, pool_y, var = map(np.asarray, (pool_x, pool_y, var))
-    ref_x, ref_y = list(np.asarray(lab_x)), list(np.asarray(lab_y))
-    norm = lambda v, m: (v - v[m].min()) / (v[m].max() - v[m].min())  # noqa: E731
+    """Recomputes every distance to labelled ∪ picked, and qbc_div_den's density
+    over the remaining pool, at every pick (NumPy, float64)."""
+    pool_x, pool_y, var = (np.asarray(a, np.float64) for a in (pool_x, pool_y, var))
+    ref_x = list(np.asarray(lab_x, np.float64))
+    ref_y = list(np.asarray(lab_y, np.float64))
+    norm = lambda v, m: (v - v[m].min()) / (np.ptp(v[m]) or 1.0)  # noqa: E731
     dist = np.linalg.norm(pool_x[:, None] - pool_x[None], axis=-1)
     np.fill_diagonal(dist, np.inf)
-    density = np.mean(1 / (1 + np.sort(dist, axis=1)[:, :n_neighbours]), axis=1)
     remaining = np.ones(len(pool_x), bool)
     picks = []
     for _ in range(k):
         dx = np.linalg.norm(pool_x[:, None] - np.array(ref_x)[None], axis=-1)
         dy = np.linalg.norm(pool_y[:, None] - np.array(ref_y)[None], axis=-1)
+        # Density: the n nearest neighbours among the remaining pool only.
+        to_remaining = np.where(remaining[None, :], dist, np.inf)
+        nearest = np.sort(to_remaining, axis=1)[:, :n_neighbours]
+        density = np.mean(1 / (1 + nearest), axis=1)
         score = {
             "gsx": dx.min(1),
             "gsy": dy.min(1),
@@ -297,7 +305,7 @@ def naive_greedy(method, pool_x, pool_y, var, lab_x, lab_y, k, n_neighbours=10):
             "qbc_div": 0.5 * norm(var, slice(None)) + 0.5 * norm(dx.min(1), remaining),
             "qbc_div_den": 0.34 * norm(var, slice(None))
             + 0.33 * norm(dx.min(1), remaining)
-            + 0.33 * norm(density, slice(None)),
+            + 0.33 * norm(density, remaining),
         }[method]
         i = int(np.argmax(np.where(remaining, score, -np.inf)))
         picks.append(i)
@@ -320,6 +328,36 @@ def test_greedy_methods_match_a_naive_reference(method):
     var = (2.0 / 3.0) * spreads**2
     want = naive_greedy(method, pool_x, means, var, lab_x, lab_y, 8)
     np.testing.assert_array_equal(pick(method, ctx, pool_x, state, 8), want)
+
+
+def test_qbc_div_den_density_leaves_with_the_picks():
+    """A batch as large as most of the pool: density over the remaining pool
+    changes a lot between picks, and the naive recomputation agrees throughout."""
+    key_x, key_s, key_l = jax.random.split(jax.random.key(12), 3)
+    pool_x = uniform(key_x, 30, 2)
+    spreads = jax.random.uniform(key_s, (30,))
+    ctx = fake_context(pool_x, jnp.zeros((30, 1)), spreads)
+    lab_x = uniform(key_l, 3, 2)
+    state = labelled(lab_x, jnp.zeros((3, 1)))
+    var = (2.0 / 3.0) * spreads**2
+    want = naive_greedy("qbc_div_den", pool_x, np.zeros((30, 1)), var, lab_x,
+                        np.zeros((3, 1)), 25)  # fmt: skip
+    np.testing.assert_array_equal(pick("qbc_div_den", ctx, pool_x, state, 25), want)
+
+
+def test_greedy_distances_resolve_near_duplicates_in_1d():
+    """Late in a 1-D run the labelled points are ~1e-3 apart: max-min distances
+    differ by ~1e-6, far below what |a|^2 + |b|^2 - 2ab resolves in float32
+    (~3e-4). gsx must still pick exactly what a float64 greedy picks."""
+    grid = np.linspace(0.5, 0.9, 401, dtype=np.float32)  # spacing 1e-3
+    rng = np.random.default_rng(0)
+    pool = grid[:-1] + 5e-4 + rng.uniform(-2e-4, 2e-4, 400).astype(np.float32)
+    pool_x = jnp.asarray(pool[:, None])
+    state = labelled(grid[:, None], np.zeros((401, 1)), capacity=410)
+    ctx = fake_context(pool_x, jnp.zeros(400), jnp.zeros(400), problem_name="sine")
+    want = naive_greedy("gsx", pool[:, None], np.zeros((400, 1)), np.zeros(400),
+                        grid[:, None], np.zeros((401, 1)), 12)  # fmt: skip
+    np.testing.assert_array_equal(pick("gsx", ctx, pool_x, state, 12), want)
 
 
 def test_mse_reference_picks_largest_true_error():
@@ -346,7 +384,7 @@ def test_naqbc_ascends_ensemble_variance():
     key = jax.random.key(9)
     start = naqbc.make(ctx._replace(cfg=ctx.cfg.replace(naqbc_steps=0)))
     x0 = start(key, None, state, 16)
-    np.testing.assert_allclose(x0, uniform(key, 16, 4))  # k uniform start points
+    np.testing.assert_allclose(x0, uniform(jax.random.split(key)[0], 16, 4))
     moved = naqbc.make(ctx._replace(cfg=ctx.cfg.replace(naqbc_steps=100)))
     x = moved(key, None, state, 16)
     assert np.all(np.abs(x) <= 1.0)
@@ -425,27 +463,72 @@ def test_ll_head_stops_backbone_gradient_when_detached():
     features = jax.random.uniform(jax.random.key(1), (10, 8))
     row_loss = jax.random.uniform(jax.random.key(2), (10,))
     mask = jnp.arange(10) < 8
+    key = jax.random.key(3)
 
     def grad_features(detach):
-        return jax.grad(head.loss, argnums=1)(
-            params, features, row_loss, mask, jnp.float32(detach)
+        return jax.grad(head.loss, argnums=2)(
+            params, key, features, row_loss, mask, jnp.float32(detach)
         )
 
     assert float(jnp.max(jnp.abs(grad_features(0.0)))) > 0
     np.testing.assert_array_equal(grad_features(1.0), 0.0)
     # The head itself still learns when detached.
-    head_grad = jax.grad(head.loss)(params, features, row_loss, mask, 1.0)
+    head_grad = jax.grad(head.loss)(params, key, features, row_loss, mask, 1.0)
     assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(head_grad)) > 0
 
 
-def test_margin_ranking_loss_pairs_valid_rows_first_with_last():
+def test_margin_ranking_loss_by_hand():
     predicted = jnp.array([3.0, 0.0, 1.0, 2.0, 7.0, 7.0])
     target = jnp.array([1.0, 5.0, 0.0, 2.0, 9.0, 9.0])
-    mask = jnp.array([True, True, True, True, False, False])
+    pairs = Pairs(
+        first=jnp.array([0, 1, 2, 3, 4, 5]),
+        second=jnp.array([3, 2, 1, 0, 5, 4]),
+        valid=jnp.array([True, True, False, False, False, False]),
+    )
     # Pairs (0, 3): target 1 < 2 -> sign -1, hinge max(0, 1 + (3 - 2)) = 2;
     # (1, 2): target 5 > 0 -> sign +1, hinge max(0, 1 - (0 - 1)) = 2.
-    got = margin_ranking_loss(predicted, target, mask, margin=1.0)
+    got = margin_ranking_loss(predicted, target, pairs, margin=1.0)
     np.testing.assert_allclose(got, 2.0)
+
+
+def test_ll_pairs_are_fresh_at_every_gradient_step():
+    """Each step's key gives another random pairing of the valid rows: disjoint
+    pairs of valid rows only, n_valid // 2 of them, different from step to step."""
+    mask = jnp.arange(40) < 31
+    key = jax.random.key(4)
+    pairings = []
+    for step in range(6):
+        pairs = random_pairs(jax.random.fold_in(key, step), mask)
+        first = np.asarray(pairs.first)[np.asarray(pairs.valid)]
+        second = np.asarray(pairs.second)[np.asarray(pairs.valid)]
+        rows = np.concatenate([first, second])
+        assert len(first) == 15 and len(set(rows.tolist())) == 30
+        assert rows.max() < 31
+        pairings.append({frozenset(p) for p in zip(first, second, strict=True)})
+    for a in range(6):
+        for b in range(a + 1, 6):
+            assert len(pairings[a] & pairings[b]) < 5  # mostly new pairs
+
+
+def test_ensemble_gives_the_head_a_fresh_key_every_step():
+    """The ensemble passes a new key to the member head at every gradient step (a
+    head whose loss is a draw from its key shows it)."""
+    from jdal.models.ensemble import MemberHead
+
+    def draw_loss(params, key, features, row_loss, mask, detach):
+        del features, row_loss, mask, detach
+        return jax.random.uniform(key) + 0.0 * jnp.sum(params)
+
+    head = MemberHead(init=lambda key, h: jnp.zeros(()), loss=draw_loss)
+    problem = problems.get("robo")
+    cfg = config.smoke(problem="robo", n_members=3, max_width=8, train_steps=12)
+    ensemble = make_ensemble(problem, cfg, head=head)
+    x = uniform(jax.random.key(1), 16, 4)
+    _, info = jax.jit(ensemble.train)(
+        jax.random.key(2), ensemble.init(jax.random.key(3)), x, problem.label(x), 16
+    )
+    draws = np.asarray(info.head_loss)  # mean over members of each member's draw
+    assert len(set(draws.tolist())) == 12  # a new key at every step
 
 
 def brute_force_emoc(ctx, state, pool_x):

@@ -1,11 +1,14 @@
 """BALD by Monte-Carlo dropout (Tsymbalov, Panov & Shapeev 2018, "Dropout-based
 active learning for regression"; Gal, Islam & Ghahramani 2017).
 
-An auxiliary dropout MLP is trained alongside the ensemble as a `SideModel` (same
-minibatches, optimiser, learning rate and plateau schedule, inside the same compiled
-training step). At acquisition, dropout stays on: the score of a candidate is the
-population variance of its prediction over `cfg.bald_passes` (25) stochastic passes,
-averaged over outputs; the top k are picked. The ensemble itself is not used to
+An auxiliary dropout MLP (the member's hidden widths ÷ √10, rounded down; Dense →
+ReLU → Dropout blocks, rate `cfg.bald_dropout` = 0.5, no BatchNorm; every Dense
+with PyTorch's default initialisation, weights and biases U(±1/√fan_in)) is trained
+alongside the ensemble as a `SideModel` (same minibatches, optimiser, learning rate
+and plateau schedule, inside the same compiled training step). At acquisition,
+dropout stays on: the score of a candidate is the population variance of its
+prediction over `cfg.bald_passes` (25) stochastic passes, averaged over outputs;
+the top k are picked. The ensemble itself is not used to
 select, only to report test MSE.
 """
 
@@ -21,12 +24,16 @@ import jax.numpy as jnp
 from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
 from jdal.config import Config
 from jdal.models.ensemble import SideModel, make_module
-from jdal.models.mlp import PRECISION_SETTINGS
+from jdal.models.mlp import PRECISION_SETTINGS, torch_dense
 from jdal.problems import Problem
 
 
 class DropoutMLP(nn.Module):
-    """Dense → ReLU → Dropout blocks, then a linear Dense output (no BatchNorm)."""
+    """Dense → ReLU → Dropout blocks, then a linear Dense output (no BatchNorm).
+
+    Every Dense starts as PyTorch's nn.Linear does (`torch_dense`, fan_in = the
+    layer's input width): the study's reference implementation is PyTorch.
+    """
 
     hidden: tuple[int, ...]
     dim_y: int
@@ -39,22 +46,22 @@ class DropoutMLP(nn.Module):
         opts = dict(dtype=self.dtype, precision=self.precision)
         h = x
         for width in self.hidden:
-            h = nn.relu(nn.Dense(width, **opts)(h))
+            h = nn.relu(torch_dense(width, h.shape[-1], **opts)(h))
             h = nn.Dropout(self.rate, deterministic=deterministic)(h)
-        return nn.Dense(self.dim_y, **opts)(h).astype(jnp.float32)
+        return torch_dense(self.dim_y, h.shape[-1], **opts)(h).astype(jnp.float32)
 
 
 def make_dropout_mlp(problem: Problem, cfg: Config) -> DropoutMLP:
     """The BALD net: the member's hidden widths (after `cfg.max_width`) ÷ √10.
 
-    Widths are rounded to the nearest integer (at least 1): robo 500 → 158, adm
-    1500 → 474. For adm the output is a plain Dense to the 2000 outputs: the
-    member's Dense 1000 + transposed-convolution head is left out, since the spec
-    describes the BALD net as an MLP and a linear head adds nothing to its
-    dropout uncertainty.
+    Widths are rounded down, as the spec says (`int`, at least 1): robo 500 → 158,
+    adm 1500 → 474, a 64 cap → 20, a 50 cap → 15 (not the nearest, 16). For adm
+    the output is a plain Dense to the 2000 outputs: the member's Dense 1000 +
+    transposed-convolution head is left out, since the spec describes the BALD net
+    as an MLP and a linear head adds nothing to its dropout uncertainty.
     """
     widths = make_module(problem, cfg).hidden
-    hidden = tuple(max(1, round(w / math.sqrt(10))) for w in widths)
+    hidden = tuple(max(1, int(w / math.sqrt(10))) for w in widths)
     dtype, precision = PRECISION_SETTINGS[cfg.precision]
     return DropoutMLP(
         hidden=hidden,
