@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
+import hashlib
 import sys
 import time
 import zlib
@@ -115,7 +115,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
 
 
 def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """Adds --seeds --steps --preset --set --out --lanes --no-step-timing."""
+    """Adds --seeds --steps --preset --set --out --lanes."""
     parser.add_argument(
         "--seeds",
         type=positive_int,
@@ -157,12 +157,6 @@ def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
         "whatever else shares the call), auto (map on one CPU device, else vmap; "
         "default)",
     )
-    parser.add_argument(
-        "--no-step-timing",
-        dest="step_timing",
-        action="store_false",
-        help="skip timing one AL step's training and acquisition apart",
-    )
 
 
 def make_config(
@@ -193,37 +187,94 @@ class NonFiniteLabelsError(RuntimeError):
     """The oracle returned non-finite labels: the results would be meaningless."""
 
 
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+TIMING_HOW = (
+    "each part (training; acquisition) jitted and vmapped over all seeds like the "
+    "run, compiled ahead (compile not counted), then one timed call per part at each "
+    "step on that step's labelled-set size, buffer capacity and pool; wall seconds"
+)
+
+
+def timed_steps(steps: int) -> list[int]:
+    """The AL steps whose parts are timed: first, middle and last (deduplicated)."""
+    return sorted({0, steps // 2, steps - 1})
+
+
+# Compiled step parts by program text. Methods that share an ensemble (most do)
+# lower to the same training program, so a sweep or run.py compiles each step's
+# training once per problem instead of once per cell: on a CPU these compiles,
+# not the timed calls, are most of the timing's cost.
+_COMPILED: dict[str, Any] = {}
+
+
+def _compile(fn: Callable, *args) -> Any:
+    """`jit(fn)` compiled for `args`, reused when the same program was compiled."""
+    lowered = jax.jit(fn).lower(*args)
+    # The argument types too: the program text leaves out the arguments it ignores.
+    program = f"{lowered.args_info!r}\n{lowered.as_text()}"
+    key = hashlib.sha256(program.encode()).hexdigest()
+    if key not in _COMPILED:
+        _COMPILED[key] = lowered.compile()
+    return _COMPILED[key]
+
+
+def _time_one_call(fn: Callable, *args) -> tuple[float, Any]:
+    """(wall seconds, output) of one call of `jit(fn)` compiled ahead of time."""
+    compiled = _compile(fn, *args)
+    start = time.perf_counter()
+    output = jax.block_until_ready(compiled(*args))
+    return time.perf_counter() - start, output
 
 
 def time_step_parts(
-    cfg: config.Config, seeds: Sequence[int], repeats: int = 3
-) -> dict[str, float]:
-    """Seconds of one AL step's training and of its acquisition, timed apart.
+    cfgs: Sequence[config.Config], seeds: Sequence[int]
+) -> list[dict[str, Any]]:
+    """`timing.steps` of each cell of `cfgs` (one problem and method, any γ): seconds
+    of an AL step's training and of its acquisition at the first, middle and last
+    step (`timed_steps`), all seeds vmapped.
 
-    Each part is jitted and vmapped over the seeds like the real run, warmed up
-    (compiled) once, then timed as the median of `repeats` calls at n = N0.
+    One timed call per part and step keeps the cost near three extra AL-step
+    trainings per cell, plus the parts' compiles (shared by cells whose parts
+    lower to the same program, `_compile`). Training does not depend on γ, so it
+    is timed once per step for all `cfgs`; each γ's acquisition is timed on its own
+    pool (a prefix of the widest: pools nest across γ), as `run_cell` runs it.
     """
-    parts = make_step_parts(cfg)
+    steps = timed_steps(cfgs[0].steps)
     keys = jdal.seed_keys(seeds)
-    model_state, labelled_x, labelled_y, pool_x = jax.jit(jax.vmap(parts.inputs))(keys)
-    train = jax.jit(jax.vmap(parts.train))
-    select = jax.jit(jax.vmap(parts.select))
-    trained = jax.block_until_ready(train(keys, model_state, labelled_x, labelled_y))
-    train_s = _median_seconds(
-        lambda: train(keys, model_state, labelled_x, labelled_y), repeats
-    )
-    jax.block_until_ready(select(keys, pool_x, trained, labelled_x, labelled_y))
-    acquire_s = _median_seconds(
-        lambda: select(keys, pool_x, trained, labelled_x, labelled_y), repeats
-    )
-    return {"step_train_s": train_s, "step_acquire_s": acquire_s}
+    widest = max(cfgs, key=lambda cfg: cfg.pool_size)
+    records = [
+        {
+            "step": steps,
+            "n_labelled": [cfg.n_initial + t * cfg.k for t in steps],
+            "train_s": [],
+            "acquire_s": [],
+            "how": TIMING_HOW,
+        }
+        for cfg in cfgs
+    ]
+    # The untrained state is the same at every step: it is built apart from the
+    # step's data, so its slow compile is shared by the steps and by the cells.
+    first = make_step_parts(widest, steps[0])
+    model_state = _compile(jax.vmap(lambda key: first.inputs(key)[0]), keys)(keys)
+    for t in steps:
+        parts = make_step_parts(widest, t)
+        data = jax.vmap(lambda key, parts=parts: parts.inputs(key)[1:])
+        labelled_x, labelled_y, pool_x = _compile(data, keys)(keys)
+        train_s, trained = _time_one_call(
+            jax.vmap(parts.train), keys, model_state, labelled_x, labelled_y
+        )
+        for cfg, record in zip(cfgs, records, strict=True):
+            pool = None if pool_x is None else pool_x[:, : cfg.pool_size]
+            acquire_s, _ = _time_one_call(
+                jax.vmap(make_step_parts(cfg, t).select),
+                keys,
+                pool,
+                trained,
+                labelled_x,
+                labelled_y,
+            )
+            record["train_s"].append(train_s)
+            record["acquire_s"].append(acquire_s)
+    return records
 
 
 def _check_labels(cfg: config.Config, arrays: dict[str, np.ndarray]) -> None:
@@ -233,17 +284,6 @@ def _check_labels(cfg: config.Config, arrays: dict[str, np.ndarray]) -> None:
             f"{cfg.problem}/{cfg.method}/gamma {cfg.gamma}: the oracle returned {bad} "
             "non-finite labels; nothing was saved (fix the problem's oracle)"
         )
-
-
-def _step_timing(cfg: config.Config, seeds: Sequence[int], enabled: bool) -> dict:
-    if not enabled:
-        return {"step_train_s": None, "step_acquire_s": None}
-    timing: dict[str, Any] = dict(time_step_parts(cfg, seeds))
-    timing["step_timing_note"] = (
-        "one AL step at n = N0, all seeds vmapped, median of 3 calls after a "
-        "warm-up; training and acquisition jitted separately"
-    )
-    return timing
 
 
 def _runner_meta(runner: parallel.BatchedRunner) -> dict[str, Any]:
@@ -267,14 +307,13 @@ def _compile_and_run(runner, keys: jax.Array) -> tuple[Any, float, float]:
 def run_cell(
     cfg: config.Config,
     seeds: Sequence[int],
-    step_timing: bool = True,
     lanes: str = "auto",
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Runs one cell (all seeds in one compiled call): (arrays, meta) for save_cell.
 
     The seeds are sharded over all local devices and chunked if memory requires
-    (`jdal.parallel`). Raises NonFiniteLabelsError when the oracle produced
-    non-finite labels.
+    (`jdal.parallel`); the AL step's parts are then timed (`time_step_parts`).
+    Raises NonFiniteLabelsError when the oracle produced non-finite labels.
     """
     start = time.perf_counter()
     # jdal.make_run (not a module-bound copy), so tests can stand in a fake run.
@@ -282,12 +321,13 @@ def run_cell(
     result, compile_s, run_s = _compile_and_run(runner, jdal.seed_keys(seeds))
     arrays = results.result_arrays(result, seeds)
     _check_labels(cfg, arrays)
-    timing: dict[str, Any] = {
+    (steps,) = time_step_parts([cfg], seeds)
+    timing = {
         "compile_s": compile_s,
         "run_s": run_s,
-        **_step_timing(cfg, seeds, step_timing),
+        "steps": steps,
+        "total_s": time.perf_counter() - start,
     }
-    timing["total_s"] = time.perf_counter() - start
     meta = {
         "timing": timing,
         "device": results.describe_device(),
@@ -299,14 +339,13 @@ def run_cell(
 def run_gamma_grid(
     cfgs: Sequence[config.Config],
     seeds: Sequence[int],
-    step_timing: bool = True,
     lanes: str = "auto",
 ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
     """Runs the cells `cfgs` (one problem and method, several γ) in one compiled call.
 
     Returns (arrays, meta) per cell, in order, each exactly what `run_cell` would
-    save (up to float rounding). A cell's compile_s and run_s are its share of the
-    grid's (total / number of γ); the grid's totals are kept under "grid".
+    save (up to float rounding). A cell's compile_s, run_s and total_s are its share
+    of the grid's (total / number of γ); the grid's totals are kept under "grid".
     """
     gammas = [cfg.gamma for cfg in cfgs]
     grid_run = jdal.make_gamma_grid_run(cfgs[0], gammas)
@@ -320,17 +359,17 @@ def run_gamma_grid(
         )
         _check_labels(cfg, arrays)
         cells.append(arrays)
+    timing_start = time.perf_counter()
+    steps = time_step_parts(cfgs, seeds)
+    timing_s = time.perf_counter() - timing_start
     out = []
-    for cfg, arrays in zip(cfgs, cells, strict=True):
-        cell_start = time.perf_counter()
-        timing: dict[str, Any] = {
+    for arrays, cell_steps in zip(cells, steps, strict=True):
+        timing = {
             "compile_s": compile_s / len(cfgs),
             "run_s": run_s / len(cfgs),
-            **_step_timing(cfg, seeds, step_timing),
+            "steps": cell_steps,
+            "total_s": (compile_s + run_s + timing_s) / len(cfgs),
         }
-        timing["total_s"] = (
-            (compile_s + run_s) / len(cfgs) + time.perf_counter() - cell_start
-        )
         meta = {
             "timing": timing,
             "device": results.describe_device(),
@@ -354,7 +393,6 @@ def ensure_cell(
     out: str | Path,
     cfg: config.Config,
     seeds: Sequence[int],
-    step_timing: bool = True,
     log: Callable[[str], None] | None = None,
     lanes: str = "auto",
 ) -> CellOutcome:
@@ -369,7 +407,7 @@ def ensure_cell(
         )
     if log is not None and found.status in ("stale", "corrupt"):
         log(f"recomputing {found.status} cell: {found.detail}")
-    arrays, meta = run_cell(cfg, seeds, step_timing, lanes)
+    arrays, meta = run_cell(cfg, seeds, lanes)
     folder = results.save_cell(out, cfg, arrays, meta)
     return CellOutcome(results.load_cell(folder), found.status, found.detail, True)
 

@@ -6,8 +6,11 @@ Writes, as PNG and PDF:
   mse_curves_<problem>     test MSE against labelled points, every method at one γ
   nauc_heatmap_<problem>   nAUC per method and γ (diverging colours, centred at 1)
   nauc_vs_ndiv             nAUC against nDiv for every cell, across problems
-and summary.md (nAUC tables with bootstrap intervals, robust methods, best γ) plus
-cells.csv (one row per cell and seed). The `mse` oracle is labelled "(reference)".
+and summary.md (nAUC tables with bootstrap intervals, robust methods, best γ,
+seconds per AL step) plus cells.csv (one row per seed of each cell the summary
+scores: cells left out of the summary are left out of it too). The `mse` oracle is
+labelled "(reference)". `score_cells` and `write_tables` give summary.md and
+cells.csv without figures.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import _common
 import matplotlib.pyplot as plt
@@ -234,13 +238,35 @@ def nauc_text(score) -> str:
     return f"{score.nauc:.3f} [{low:.2f}, {high:.2f}]"
 
 
-def timing_text(cells) -> str:
-    def median(key):
-        values = [c.meta.get("timing", {}).get(key) for c in cells]
+def step_seconds(cell, step: int) -> tuple[float | None, float | None]:
+    """(train s, acquire s) of AL step `step` in a cell's meta.json, None if untimed.
+
+    Older cells timed only step 0 (`step_train_s`, `step_acquire_s`) or nothing.
+    """
+    timing = cell.meta.get("timing", {})
+    steps = timing.get("steps")
+    if steps is not None:
+        if step not in steps["step"]:
+            return None, None
+        index = steps["step"].index(step)
+        return steps["train_s"][index], steps["acquire_s"][index]
+    if step == 0:
+        return timing.get("step_train_s"), timing.get("step_acquire_s")
+    return None, None
+
+
+def timing_text(cells, steps: list[int]) -> str:
+    """`train / acquire` at each of `steps` (median over the cells), joined by →."""
+
+    def median(values):
         values = [v for v in values if v is not None]
         return _common.fmt(statistics.median(values)) if values else "n/a"
 
-    return f"{median('step_train_s')} / {median('step_acquire_s')}"
+    texts = []
+    for step in steps:
+        train, acquire = zip(*(step_seconds(c, step) for c in cells), strict=True)
+        texts.append(f"{median(train)} / {median(acquire)}")
+    return " → ".join(texts)
 
 
 def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str]:
@@ -342,17 +368,25 @@ def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str
                 else ""
             )
         )
+        timed = _common.timed_steps(cfg["steps"])
+        shown = sorted({timed[0], timed[-1]})
         timing_rows = [
             [
                 _common.method_label(m),
-                timing_text([c for c in cells_by_problem[problem] if c.method == m]),
+                timing_text(
+                    [c for c in cells_by_problem[problem] if c.method == m], shown
+                ),
             ]
-            for m in methods
+            for m in ["random", *methods]
         ]
+        where = " → ".join(
+            f"step {t} (n = {cfg['n_initial'] + t * cfg['k']})" for t in shown
+        )
         lines += [
             "",
-            "Seconds per AL step at n = N0, all seeds vmapped (median over γ), "
-            "training / acquisition:",
+            "Seconds per AL step, all seeds vmapped (median over γ), training / "
+            f"acquisition at {where}; each part jitted, compiled ahead and timed "
+            "over one call (meta.json also has the middle step):",
             "",
             *markdown_table(["method", "train s / acquire s"], timing_rows),
             "",
@@ -402,25 +436,28 @@ def write_csv(path: Path, cells) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    out, folder = Path(args.out), Path(args.figures)
-    if not out.is_dir():
-        parser.error(f"argument out: {out} is not a folder")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cells = results.load(out)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    if not cells:
-        print(f"error: no completed result cells under {out}", file=sys.stderr)
-        return 1
+class Scored(NamedTuple):
+    """The cells a summary scores and why others were left out.
 
+    cells: random and every cell scored against it, in load order (cells.csv).
+    usable_by_problem: those cells per problem, random first.
+    scores_by_problem: the scores of all but random, per problem.
+    skipped: one reason per cell or problem left out.
+    """
+
+    cells: list[results.Cell]
+    usable_by_problem: dict[str, list[results.Cell]]
+    scores_by_problem: dict[str, list[_common.Score]]
+    skipped: list[str]
+
+
+def score_cells(cells) -> Scored:
+    """Scores every cell against random on its problem; leaves out incompatible
+    cells and problems without random or without another method."""
     cells_by_problem = defaultdict(list)
     for cell in cells:
         cells_by_problem[cell.problem].append(cell)
-    scores_by_problem, usable_by_problem, skipped, written = {}, {}, [], []
+    usable_by_problem, scores_by_problem, skipped = {}, {}, []
     for problem in problem_order(cells_by_problem):
         problem_cells = cells_by_problem[problem]
         baseline = next((c for c in problem_cells if c.method == "random"), None)
@@ -437,11 +474,61 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             usable.append(cell)
             scores.append(_common.score(cell, baseline))
-        usable_by_problem[problem] = usable
         if not scores:
             skipped.append(f"{problem}: only random, nothing to compare")
             continue
+        usable_by_problem[problem] = usable
         scores_by_problem[problem] = scores
+    used = {id(c) for usable in usable_by_problem.values() for c in usable}
+    return Scored(
+        [c for c in cells if id(c) in used],
+        usable_by_problem,
+        scores_by_problem,
+        skipped,
+    )
+
+
+def write_tables(out, folder: Path, scored: Scored) -> list[Path]:
+    """Writes summary.md and cells.csv of `scored` into `folder`; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = folder / "summary.md"
+    summary.write_text(
+        "\n".join(
+            summary_lines(
+                out,
+                scored.usable_by_problem,
+                scored.scores_by_problem,
+                scored.skipped,
+            )
+        )
+    )
+    return [summary, write_csv(folder / "cells.csv", scored.cells)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out, folder = Path(args.out), Path(args.figures)
+    if not out.is_dir():
+        parser.error(f"argument out: {out} is not a folder")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cells = results.load(out)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if not cells:
+        print(f"error: no completed result cells under {out}", file=sys.stderr)
+        return 1
+
+    scored = score_cells(cells)
+    for reason in scored.skipped:
+        print(f"note: left out {reason}", file=sys.stderr)
+    if not scored.scores_by_problem:
+        print("error: no problem has both random and another method", file=sys.stderr)
+        return 1
+    written = []
+    for problem, scores in scored.scores_by_problem.items():
+        usable = scored.usable_by_problem[problem]
         gammas = sorted({c.gamma for c in usable if c.gamma is not None})
         gamma = None
         if gammas:
@@ -450,18 +537,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {problem} has no γ={args.gamma}; curves at γ={gamma}")
         written += curves_figure(problem, usable, gamma, args.formats, folder)
         written += heatmap_figure(problem, scores, gammas, args.formats, folder)
-    for reason in skipped:
-        print(f"note: left out {reason}", file=sys.stderr)
-    if not scores_by_problem:
-        print("error: no problem has both random and another method", file=sys.stderr)
-        return 1
-    written += scatter_figure(scores_by_problem, args.formats, folder)
-    summary = folder / "summary.md"
-    summary.write_text(
-        "\n".join(summary_lines(out, usable_by_problem, scores_by_problem, skipped))
+    written += scatter_figure(scored.scores_by_problem, args.formats, folder)
+    written += write_tables(out, folder, scored)
+    print(
+        f"{len(cells)} cells from {out}, {len(scored.cells)} scored; "
+        f"wrote {len(written)} files to {folder}:"
     )
-    written += [summary, write_csv(folder / "cells.csv", cells)]
-    print(f"{len(cells)} cells from {out}; wrote {len(written)} files to {folder}:")
     for path in written:
         print(f"  {path}")
     return 0

@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
                     args.out,
                     configs[method],
                     seeds,
-                    args.step_timing,
                     tqdm.write,
                     args.lanes,
                 )

@@ -153,16 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                     first = pending[0]
                     gammas = ",".join(str(cfg.gamma) for cfg in pending)
                     bar.set_postfix_str(f"{first.problem}/{first.method}/γ={gammas}")
-                    computed = _common.run_gamma_grid(
-                        pending, seeds, args.step_timing, args.lanes
-                    )
+                    computed = _common.run_gamma_grid(pending, seeds, args.lanes)
                 elif pending:
                     bar.set_postfix_str(cell_name(pending[0]))
-                    computed = [
-                        _common.run_cell(
-                            pending[0], seeds, args.step_timing, args.lanes
-                        )
-                    ]
+                    computed = [_common.run_cell(pending[0], seeds, args.lanes)]
                 else:
                     computed = []
                 for cfg, (arrays, meta) in zip(pending, computed, strict=True):

@@ -14,6 +14,10 @@ import json
 from typing import Any
 
 GAMMAS = (2, 4, 8, 16, 32, 64)
+# Raised whenever a change of the code changes what a config computes (2: the
+# fidelity pass: joint training, PyTorch initialisation, exact Div, ...). It is part
+# of every config hash, so result cells of an older protocol read as stale.
+PROTOCOL_VERSION = 2
 PRECISIONS = ("fp32", "tf32", "bf16")
 
 
@@ -70,8 +74,10 @@ class Config:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """Stable short hash of every field; results carry it to detect changes."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """Stable short hash of every field and the protocol version; results carry
+        it to detect changes."""
+        record = {**self.to_dict(), "protocol_version": PROTOCOL_VERSION}
+        blob = json.dumps(record, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def validate(self) -> Config:

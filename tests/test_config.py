@@ -107,3 +107,11 @@ def test_size_segments_cover_every_step(buckets):
         step += segment.n_steps
     assert step == cfg.steps + 1
     assert segments[-1].capacity == cfg.n_final
+
+
+def test_hash_changes_with_the_protocol_version(monkeypatch):
+    """Cells computed by an older protocol (same fields) must read as stale."""
+    cfg = config.quick()
+    before = cfg.hash()
+    monkeypatch.setattr(config, "PROTOCOL_VERSION", config.PROTOCOL_VERSION + 1)
+    assert cfg.hash() != before

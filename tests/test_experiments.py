@@ -1,11 +1,13 @@
 """experiments/: metrics, CLI flags, resumable sweeps, reports, one real run.
 
-Most tests swap `jdal.make_run` for a tiny analytic fake (compiles in milliseconds),
-so the host logic is tested without training networks; one subprocess runs the real
-`run.py` end to end on a tiny config.
+Most tests swap `jdal.make_run` for a tiny analytic fake (compiles in milliseconds)
+and the per-step timing for fixed numbers, so the host logic is tested without
+training networks; one subprocess runs the real `run.py` end to end on a tiny config.
 """
 
+import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +18,8 @@ import numpy as np
 import pytest
 
 import jdal
-from jdal import acquisitions, metrics, problems, results
-from jdal.loop import RunResult
+from jdal import acquisitions, config, metrics, problems, results
+from jdal.loop import RunResult, make_step_parts, size_segments
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "experiments"))
@@ -28,7 +30,8 @@ import run  # noqa: E402
 import sweep  # noqa: E402
 
 SCALES = {"gsx": 0.5, "qbc": 2.0}  # fake MSE curves: a multiple of random's
-TINY = ["--preset", "smoke", "--steps", "3", "--seeds", "2", "--no-step-timing"]
+TINY = ["--preset", "smoke", "--steps", "3", "--seeds", "2"]
+FAKE_TRAIN_S, FAKE_ACQUIRE_S = 0.5, 0.01  # fake step timings: acquire grows with t
 REFERENCES = [m for m in acquisitions.names() if acquisitions.get(m).reference]
 
 
@@ -77,9 +80,26 @@ class FakeRuns:
 
         return fake_grid_run
 
+    @staticmethod
+    def time_step_parts(cfgs, seeds):
+        """Stands in for _common.time_step_parts: fixed seconds, no training."""
+        del seeds
+        steps = _common.timed_steps(cfgs[0].steps)
+        return [
+            {
+                "step": steps,
+                "n_labelled": [cfg.n_initial + t * cfg.k for t in steps],
+                "train_s": [FAKE_TRAIN_S] * len(steps),
+                "acquire_s": [FAKE_ACQUIRE_S * (1 + t) for t in steps],
+                "how": "fake",
+            }
+            for cfg in cfgs
+        ]
+
     def install(self, monkeypatch):
         monkeypatch.setattr(jdal, "make_run", self)
         monkeypatch.setattr(jdal, "make_gamma_grid_run", self.grid)
+        monkeypatch.setattr(_common, "time_step_parts", self.time_step_parts)
         return self
 
 
@@ -207,6 +227,48 @@ def test_set_overrides_are_typed():
 
 
 # ---------------------------------------------------------------------------
+# Step timing (shapes only: the real timing runs in the end-to-end test).
+
+
+def test_timed_steps_are_the_first_middle_and_last():
+    assert _common.timed_steps(1) == [0]
+    assert _common.timed_steps(2) == [0, 1]
+    assert _common.timed_steps(3) == [0, 1, 2]
+    assert _common.timed_steps(15) == [0, 7, 14]
+
+
+@pytest.mark.parametrize("method", ["qbc", "naqbc"])
+def test_step_parts_have_the_shapes_of_the_run_at_that_step(method):
+    cfg = config.preset(
+        "smoke", problem="sine", method=method, gamma=2, steps=6, train_buckets=3
+    )
+    segments = size_segments(cfg)
+    capacities = []
+    for step in _common.timed_steps(cfg.steps):
+        parts = make_step_parts(cfg, step)
+        _, labelled_x, labelled_y, pool_x = jax.eval_shape(
+            parts.inputs, jax.random.key(0)
+        )
+        (capacity,) = [
+            s.capacity for s in segments if 0 <= step - s.first_step < s.n_steps
+        ]
+        capacities.append(capacity)
+        assert labelled_x.shape == labelled_y.shape == (capacity, 1)
+        if method == "naqbc":  # query synthesis: no pool
+            assert pool_x is None
+        else:
+            assert pool_x.shape == (cfg.pool_size, 1)
+    assert len(set(capacities)) == 3  # each timed step in its own size segment
+    parts = make_step_parts(cfg, 3)
+    labelled_x, _, _ = jax.jit(lambda key: parts.inputs(key)[1:])(jax.random.key(0))
+    n = cfg.n_initial + 3 * cfg.k
+    assert np.all(labelled_x[:n] != 0) and np.all(labelled_x[n:] == 0)
+    for step in (-1, cfg.steps):
+        with pytest.raises(ValueError, match="not an AL step"):
+            make_step_parts(cfg, step)
+
+
+# ---------------------------------------------------------------------------
 # Sweeps (fake runs).
 
 
@@ -260,10 +322,23 @@ def test_lanes_choice_is_used_and_recorded(tmp_path, fake_runs):
 
 
 @pytest.mark.parametrize("grid", [True, False])
-def test_sweep_computes_the_gammas_of_a_method_together(tmp_path, fake_runs, grid):
+def test_sweep_computes_the_gammas_of_a_method_together(
+    tmp_path, fake_runs, monkeypatch, grid
+):
+    timed = []  # (method, γ) of each time_step_parts call
+
+    def spy(cfgs, seeds):
+        timed.append((cfgs[0].method, [cfg.gamma for cfg in cfgs]))
+        return fake_runs.time_step_parts(cfgs, seeds)
+
+    monkeypatch.setattr(_common, "time_step_parts", spy)
     extra = ["--gamma-grid", "on" if grid else "off"]
     assert sweep.main(sweep_args(tmp_path, *extra)) == 0
+    # A grid times its training once for all its γ.
+    pool_methods = sorted(gammas for method, gammas in timed if method != "random")
+    assert pool_methods == ([[2, 8]] * 4 if grid else [[2]] * 4 + [[8]] * 4)
     for cell in results.load(tmp_path):
+        assert cell.meta["timing"]["steps"]["step"] == [0, 1, 2]
         if cell.method == "random" or not grid:
             assert "grid" not in cell.meta
         else:
@@ -345,9 +420,99 @@ def test_report_writes_figures_and_summary(tmp_path, fake_runs, capsys):
     assert "| qbc | γ=2 (2.000) | γ=2 (2.000) |" in summary
     for reference in REFERENCES:
         assert f"{reference} (reference)" in summary
+    # Fake timings: first and last timed step (0 and 2 of T = 3).
+    assert "| random (baseline) | 0.500 / 0.010 → 0.500 / 0.030 |" in summary
     rows = (figures / "cells.csv").read_text().splitlines()
     # 2 problems x (random + 2 gammas x (gsx, qbc, references)) x 2 seeds, + header.
     assert len(rows) == 1 + 2 * (1 + 2 * (2 + len(REFERENCES))) * 2
+
+
+def test_cells_without_step_timings_still_report(tmp_path, fake_runs, capsys):
+    """Cells written before every cell was timed per step: old keys, or none."""
+    out, figures = tmp_path / "results", tmp_path / "figures"
+    argv = ["--problems", "sine", "--methods", "gsx", "--gammas", "2"]
+    assert sweep.main([*argv, *TINY, "--out", str(out)]) == 0
+    old = {"step_train_s": 0.25, "step_acquire_s": 0.002}
+    for folder, timing in [("random/gamma_any", old), ("gsx/gamma_2", {})]:
+        path = out / "sine" / folder / "meta.json"
+        meta = json.loads(path.read_text())
+        meta["timing"] = {"compile_s": 1.0, "run_s": 3.0, "total_s": 4.5, **timing}
+        path.write_text(json.dumps(meta))
+    assert report.main([str(out), "--figures", str(figures), "--formats", "png"]) == 0
+    summary = (figures / "summary.md").read_text()
+    assert "| random (baseline) | 0.250 / 0.002 → n/a / n/a |" in summary
+    assert "| gsx | n/a / n/a → n/a / n/a |" in summary
+    argv = ["--problem", "sine", "--gamma", "2", "--methods", "gsx", *TINY]
+    assert run.main([*argv, "--out", str(out)]) == 0
+    assert "0 computed, 2 reused" in capsys.readouterr().out
+
+
+def summary_cells(text: str) -> set[tuple[str, str, str]]:
+    """(problem, method, gamma) of random and of every nAUC entry in summary.md."""
+    cells, problem = set(), None
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("## ") and line != "## All problems":
+            problem = line.removeprefix("## ")
+            cells.add((problem, "random", ""))  # the baseline of every score
+        elif line.startswith("nAUC (method"):
+            next(lines)
+            header = [c.strip() for c in next(lines).strip("|").split("|")]
+            next(lines)
+            for row in lines:
+                if not row.startswith("|"):
+                    break
+                entries = [c.strip() for c in row.strip("|").split("|")]
+                method = entries[0].split(" (")[0]
+                for column, entry in zip(header[1:], entries[1:], strict=True):
+                    gamma = "" if column == report.NO_GAMMA else column[2:]
+                    if entry:
+                        cells.add((problem, method, gamma))
+    return cells
+
+
+def csv_cells(text: str) -> set[tuple[str, str, str]]:
+    """(problem, method, gamma) of every row of cells.csv."""
+    rows = csv.DictReader(text.splitlines())
+    return {(row["problem"], row["method"], row["gamma"]) for row in rows}
+
+
+def test_report_tables_hold_the_same_cells(tmp_path, fake_runs):
+    out, other, figures = (tmp_path / name for name in ("out", "other", "figures"))
+    assert sweep.main(sweep_args(out)) == 0
+    # A problem with random only, and a cell whose seeds differ from random's.
+    argv = ["--problems", "hydr", "--methods", "random", *TINY, "--out", str(out)]
+    assert sweep.main(argv) == 0
+    argv = ["--problems", "sine", "--methods", "qbc", "--gammas", "8"]
+    assert sweep.main([*argv, *TINY, "--seeds", "3", "--out", str(other)]) == 0
+    odd = Path("sine", "qbc", "gamma_8")
+    shutil.rmtree(out / odd)
+    shutil.copytree(other / odd, out / odd)
+
+    assert report.main([str(out), "--figures", str(figures), "--formats", "png"]) == 0
+    summary = (figures / "summary.md").read_text()
+    in_summary = summary_cells(summary)
+    in_csv = csv_cells((figures / "cells.csv").read_text())
+    assert in_summary == in_csv
+    assert ("sine", "qbc", "8") not in in_csv and ("sine", "qbc", "2") in in_csv
+    assert not any(problem == "hydr" for problem, _, _ in in_csv)
+    assert f"- {out / odd}: seeds [0, 1, 2] differ from random's [0, 1]" in summary
+    # 2 problems x (random + gsx and qbc at 2 gammas), less the odd cell.
+    assert len(in_csv) == 2 * 5 - 1
+
+
+def test_committed_tables_match_the_committed_cells(tmp_path, monkeypatch):
+    """figures/summary.md and cells.csv are exactly what report.py makes of the raw
+    cells beside them (regenerate: python experiments/report.py
+    figures/data/sweep_quick --figures figures)."""
+    monkeypatch.chdir(ROOT)
+    out = Path("figures", "data", "sweep_quick")
+    report.write_tables(out, tmp_path, report.score_cells(results.load(out)))
+    for name in ("summary.md", "cells.csv"):
+        same = (tmp_path / name).read_bytes() == (ROOT / "figures" / name).read_bytes()
+        assert same, f"figures/{name} differs from the report of {out}"
+    committed = summary_cells((ROOT / "figures" / "summary.md").read_text())
+    assert committed == csv_cells((ROOT / "figures" / "cells.csv").read_text())
 
 
 # ---------------------------------------------------------------------------
@@ -365,7 +530,7 @@ def test_run_end_to_end_and_reuse(tmp_path):
         "--preset",
         "smoke",
         "--steps",
-        "2",
+        "3",
         "--seeds",
         "2",
         "--methods",
@@ -386,12 +551,21 @@ def test_run_end_to_end_and_reuse(tmp_path):
     assert "2 computed, 0 reused" in done.stdout
     folder = tmp_path / "sine" / "qbc" / "gamma_2"
     with np.load(folder / "results.npz", allow_pickle=False) as data:
-        assert data["mse"].shape == (2, 3) and np.all(np.isfinite(data["mse"]))
-        assert data["picked_x"].shape == (2, 2, 40, 1)
-    meta = json.loads((folder / "meta.json").read_text())
-    timing = meta["timing"]
-    for key in ("compile_s", "run_s", "step_train_s", "step_acquire_s", "total_s"):
-        assert timing[key] > 0
+        assert data["mse"].shape == (2, 4) and np.all(np.isfinite(data["mse"]))
+        assert data["picked_x"].shape == (2, 3, 40, 1)
+    for cell in ["random/gamma_any", "qbc/gamma_2"]:
+        meta = json.loads((tmp_path / "sine" / cell / "meta.json").read_text())
+        timing, cfg = meta["timing"], meta["config"]
+        for key in ("compile_s", "run_s", "total_s"):
+            assert timing[key] > 0
+        # Every cell times training and acquisition at the first, middle, last step.
+        steps = timing["steps"]
+        assert steps["step"] == [0, 1, 2]
+        assert steps["n_labelled"] == [
+            cfg["n_initial"] + t * cfg["k"] for t in range(3)
+        ]
+        assert all(s > 0 for s in steps["train_s"] + steps["acquire_s"])
+        assert steps["how"] == _common.TIMING_HOW
     assert (tmp_path / "sine" / "random" / "gamma_any" / "meta.json").exists()
     assert (tmp_path / "sine_gamma2_mse.png").stat().st_size > 0
 
