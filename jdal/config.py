@@ -1,9 +1,16 @@
 """One frozen config holding every protocol setting, plus size presets.
 
-`paper()` is BENCHMARK.md exactly. The smaller presets change sizes only (steps,
-gradient steps, members, widths, test points) so that a CPU can run them; their names
-say so. Problem-dependent model settings default to `None`, meaning "the spec table's
-value for this problem" (see `jdal.problems.ModelSpec`).
+`paper()` is the protocol of docs/protocol.md exactly. The smaller presets change
+sizes only (steps, gradient steps, members, widths, test points, and the methods'
+own size options) so that a CPU can run them; their names say so. Problem-dependent
+model settings default to `None`, meaning "the problem's value" (see
+`jdal.problems.ModelSpec`).
+
+Settings that belong to one acquisition method live with that method (its
+`Acquisition.options`, e.g. `bald.passes`); `Config.options` overrides them by
+"<method>.<option>" name. This module checks ranges only; which problem, method
+and option names exist is the registries' business (`jdal.problems.get`,
+`jdal.acquisitions.get`, `Acquisition.resolve_options`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 GAMMAS = (2, 4, 8, 16, 32, 64)
@@ -19,21 +27,29 @@ GAMMAS = (2, 4, 8, 16, 32, 64)
 # of every config hash, so result cells of an older protocol read as stale.
 PROTOCOL_VERSION = 2
 PRECISIONS = ("fp32", "tf32", "bf16")
+OptionValue = int | float | str | bool
+OptionPairs = tuple[tuple[str, OptionValue], ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Every setting of one active-learning cell (problem, method, gamma)."""
+    """Every setting of one active-learning cell (problem, method, gamma).
+
+    `gamma` is None for a method that ignores the pool ratio (random sampling,
+    query synthesis): such a method runs once per problem, its pool (random's) has
+    k points. `options` maps "<method>.<option>" to a value and is kept as sorted
+    (name, value) pairs, so configs stay hashable; pass a dict or pairs.
+    """
 
     problem: str = "robo"
     method: str = "random"
-    gamma: int = 16  # pool ratio: pool size = k * gamma, fresh pool every step
-    # Protocol (BENCHMARK.md section 3).
+    gamma: int | None = 16  # pool ratio: pool size = k * gamma, fresh pool every step
+    # Protocol (docs/protocol.md section 3).
     n_initial: int = 80
     k: int = 40
     steps: int = 50
     n_test: int = 4000
-    # Ensemble training (section 2). None = the problem's spec value.
+    # Ensemble training (section 2). None = the problem's value.
     train_steps: int = 500
     n_members: int | None = None
     max_width: int | None = None  # caps every hidden width (smaller presets only)
@@ -44,34 +60,40 @@ class Config:
     plateau_patience: int = 10
     plateau_threshold: float = 1e-4
     bn_momentum: float = 0.1
-    # Acquisition settings the spec fixes, and choices it leaves open.
-    bald_passes: int = 25
-    bald_dropout: float = 0.5
-    ll_margin: float = 1.0
-    ll_weight: float = 1.0
-    ll_detach_fraction: float = 0.4  # last 40 % of gradient steps: no grad to backbone
-    density_neighbours: int = 10
-    naqbc_steps: int = 1000
-    naqbc_lr: float = 0.005
-    naqbc_box_penalty: float = 1.0  # weight of the linear penalty sum relu(|x| - 1)
+    # Method settings by "<method>.<option>"; defaults live with each method.
+    options: Any = ()
     # Performance knobs: they never change the protocol.
     train_buckets: int = 6  # static labelled-set size buckets (1 = full buffer always)
     precision: str = "fp32"
 
+    def __post_init__(self):
+        object.__setattr__(self, "options", option_pairs(self.options))
+
     @property
     def pool_size(self) -> int:
-        return self.k * self.gamma
+        """Pool points per step, k gamma (k when the method ignores gamma)."""
+        return self.k * (1 if self.gamma is None else self.gamma)
 
     @property
     def n_final(self) -> int:
         """Labelled-set size after the last acquisition, N0 + T k."""
         return self.n_initial + self.steps * self.k
 
+    def option(self, name: str, default: OptionValue) -> OptionValue:
+        """The value of option "<method>.<option>" `name`, or `default`."""
+        return dict(self.options).get(name, default)
+
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
+    def with_options(self, **options: OptionValue) -> Config:
+        """A copy with options added or changed, e.g. `**{"bald.passes": 50}`."""
+        return self.replace(options={**dict(self.options), **options})
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        record = dataclasses.asdict(self)
+        record["options"] = dict(self.options)
+        return record
 
     def hash(self) -> str:
         """Stable short hash of every field and the protocol version; results carry
@@ -82,26 +104,23 @@ class Config:
 
     def validate(self) -> Config:
         """Raises ValueError naming the field and its allowed values; returns self."""
-        from jdal import acquisitions, problems
 
         def fail(field: str, allowed: str) -> None:
             value = getattr(self, field)
             raise ValueError(f"Config.{field}={value!r} is invalid: {allowed}")
 
-        if self.problem not in problems.PROBLEMS:
-            fail("problem", f"must be one of {', '.join(problems.PROBLEMS)}")
-        if self.method not in acquisitions.ACQUISITIONS:
-            fail("method", f"must be one of {', '.join(acquisitions.ACQUISITIONS)}")
-        if not isinstance(self.gamma, int) or self.gamma < 1:
-            fail("gamma", "the pool ratio must be an integer >= 1")
+        def is_int(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if self.gamma is not None and (not is_int(self.gamma) or self.gamma < 1):
+            fail("gamma", "the pool ratio must be an integer >= 1 (or None for a "
+                 "method that ignores it)")  # fmt: skip
         for field in ("n_initial", "k", "steps", "n_test", "train_steps"):
-            if not isinstance(getattr(self, field), int) or getattr(self, field) < 1:
+            if not is_int(getattr(self, field)) or getattr(self, field) < 1:
                 fail(field, "must be an integer >= 1")
-        if self.k > self.pool_size:
-            fail("k", f"must be <= the pool size k * gamma = {self.pool_size}")
         for field in ("n_members", "max_width", "batch_size"):
             value = getattr(self, field)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 fail(field, "must be None (problem default) or an integer >= 1")
         if self.learning_rate is not None and not self.learning_rate > 0:
             fail("learning_rate", "must be None or > 0")
@@ -109,17 +128,16 @@ class Config:
             fail("weight_decay", "must be None or >= 0")
         if not 0 < self.plateau_factor < 1:
             fail("plateau_factor", "must lie in (0, 1)")
-        if self.plateau_patience < 0:
-            fail("plateau_patience", "must be >= 0")
-        if not 0 <= self.bald_dropout < 1:
-            fail("bald_dropout", "must lie in [0, 1)")
-        if not 0 <= self.ll_detach_fraction <= 1:
-            fail("ll_detach_fraction", "must lie in [0, 1]")
-        if self.bald_passes < 1 or self.naqbc_steps < 0:
-            fail("bald_passes", "bald_passes >= 1 and naqbc_steps >= 0")
-        if self.density_neighbours < 1 or self.density_neighbours >= self.pool_size:
-            fail("density_neighbours", f"must lie in [1, pool size {self.pool_size})")
-        if not isinstance(self.train_buckets, int) or self.train_buckets < 1:
+        if not is_int(self.plateau_patience) or self.plateau_patience < 0:
+            fail("plateau_patience", "must be an integer >= 0")
+        if not 0 < self.bn_momentum <= 1:
+            fail("bn_momentum", "must lie in (0, 1]")
+        for name, value in self.options:
+            method, dot, option = str(name).partition(".")
+            if not (dot and method and option) or not isinstance(value, OptionValue):
+                fail("options", f"entry {name!r}: {value!r} must be "
+                     "'<method>.<option>': a number, string or bool")  # fmt: skip
+        if not is_int(self.train_buckets) or self.train_buckets < 1:
             fail("train_buckets", "must be an integer >= 1")
         if self.precision not in PRECISIONS:
             fail("precision", f"must be one of {', '.join(PRECISIONS)}")
@@ -127,7 +145,7 @@ class Config:
 
 
 def paper(**changes: Any) -> Config:
-    """BENCHMARK.md exactly: N0 80, k 40, T 50, 4000 test points, 500 steps."""
+    """The protocol exactly: N0 80, k 40, T 50, 4000 test points, 500 steps."""
     return Config(**changes)
 
 
@@ -142,9 +160,22 @@ def quick(**changes: Any) -> Config:
         n_members=5,
         max_width=64,
         n_test=1000,
-        naqbc_steps=400,
+        options={"naqbc.steps": 400},
     )
-    return Config(**{**base, **changes})
+    return _sized(base, changes)
+
+
+def option_pairs(options: Any) -> OptionPairs:
+    """Options as sorted (name, value) pairs, from a mapping or pairs."""
+    pairs = options.items() if isinstance(options, Mapping) else options
+    return tuple(sorted(tuple(pair) for pair in pairs))
+
+
+def _sized(base: dict[str, Any], changes: dict[str, Any]) -> Config:
+    """Config of a size preset: `changes` win, and their options add to the base's."""
+    options = dict(option_pairs(base.pop("options")))
+    options.update(option_pairs(changes.pop("options", ())))
+    return Config(**{**base, **changes, "options": options})
 
 
 def smoke(**changes: Any) -> Config:
@@ -156,10 +187,9 @@ def smoke(**changes: Any) -> Config:
         n_members=3,
         max_width=32,
         n_test=256,
-        naqbc_steps=100,
-        bald_passes=5,
+        options={"naqbc.steps": 100, "bald.passes": 5},
     )
-    return Config(**{**base, **changes})
+    return _sized(base, changes)
 
 
 PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}

@@ -1,4 +1,4 @@
-"""The active-learning run: the whole protocol of BENCHMARK.md 3 in one `jit`.
+"""The active-learning run: the whole protocol (docs/protocol.md 3) in one `jit`.
 
     run = make_run(cfg)                         # static shapes from the config
     result = jax.jit(run)(jax.random.key(0))    # one seed
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jdal import acquisitions, problems
-from jdal.acquisitions.base import AcqState, Acquisition, Context, SelectFn
+from jdal.acquisitions.base import AcqState, Acquisition, Context, Pool, SelectFn
 from jdal.config import Config
 from jdal.metrics import nearest_distance
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
@@ -58,19 +58,19 @@ class RunResult(NamedTuple):
 MIN_BUCKET_GROWTH = 1.5
 
 
-class Segment(NamedTuple):
-    """Consecutive AL steps trained on the first `capacity` buffer rows."""
+class SizeBucket(NamedTuple):
+    """Consecutive AL steps whose training sees the first `capacity` buffer rows."""
 
     first_step: int
     n_steps: int
     capacity: int
 
 
-def size_segments(cfg: Config) -> list[Segment]:
-    """Splits steps 0..T into <= cfg.train_buckets segments of geometric capacity.
+def size_buckets(cfg: Config) -> list[SizeBucket]:
+    """Splits steps 0..T into <= cfg.train_buckets buckets of geometric capacity.
 
     Step t trains on n_t = N0 + t k rows (step T trains only: the final model); a
-    segment's capacity is the largest n_t it holds, so the last one's is N0 + T k.
+    bucket's capacity is the largest n_t it holds, so the last one's is N0 + T k.
     Capacities grow geometrically, so padding waste stays bounded.
     """
     sizes = [cfg.n_initial + t * cfg.k for t in range(cfg.steps + 1)]
@@ -83,17 +83,24 @@ def size_segments(cfg: Config) -> list[Segment]:
     ratio = growth ** (1.0 / n_buckets)
     limits = [cfg.n_initial * ratio ** (b + 1) for b in range(n_buckets)]
     limits[-1] = float("inf")
-    segments: list[Segment] = []
+    runs: list[tuple[int, int, int]] = []  # (first step, steps, bucket index)
     for t, n in enumerate(sizes):
         bucket = next(b for b, limit in enumerate(limits) if n <= limit + 1e-9)
-        if segments and segments[-1][2] == bucket:
-            first, count, _ = segments[-1]
-            segments[-1] = (first, count + 1, bucket)
+        if runs and runs[-1][2] == bucket:
+            first, count, _ = runs[-1]
+            runs[-1] = (first, count + 1, bucket)
         else:
-            segments.append((t, 1, bucket))
+            runs.append((t, 1, bucket))
     return [
-        Segment(first, count, sizes[first + count - 1]) for first, count, _ in segments
+        SizeBucket(first, count, sizes[first + count - 1]) for first, count, _ in runs
     ]
+
+
+def bucket_of_step(cfg: Config, step: int) -> SizeBucket:
+    """The size bucket that holds AL step `step` (0 <= step <= T)."""
+    return next(
+        b for b in size_buckets(cfg) if b.first_step <= step < b.first_step + b.n_steps
+    )
 
 
 def nearest_other_distance(
@@ -141,18 +148,38 @@ def mean_prediction_mse(
     return jnp.mean(jnp.square(mean - y))
 
 
-def build_cell(cfg: Config) -> tuple[Problem, Acquisition, Ensemble, SelectFn]:
-    """Validates `cfg` and binds its problem, method, ensemble and selection."""
+class Setup(NamedTuple):
+    """What one config binds: its problem, method (with resolved options), ensemble
+    (with the method's head or side model) and selection function."""
+
+    problem: Problem
+    method: Acquisition
+    options: dict
+    ensemble: Ensemble
+    select: SelectFn
+
+
+def setup(cfg: Config) -> Setup:
+    """Validates `cfg` (ranges, names, the method's options) and binds its parts."""
     cfg.validate()
     problem = problems.get(cfg.problem)
     method = acquisitions.get(cfg.method)
+    acquisitions.check_options(cfg.options)
+    if method.uses_pool and cfg.gamma is None:
+        raise ValueError(
+            f"Config.gamma=None is invalid for method {cfg.method!r}: it draws from "
+            "a pool, so it needs a pool ratio (an integer >= 1)"
+        )
+    options = method.resolve_options(cfg.options)
+    extras = (problem, cfg, options)
     ensemble = make_ensemble(
         problem,
         cfg,
-        head=None if method.make_head is None else method.make_head(problem, cfg),
-        side=None if method.make_side is None else method.make_side(problem, cfg),
+        head=None if method.make_head is None else method.make_head(*extras),
+        side=None if method.make_side is None else method.make_side(*extras),
     )
-    return problem, method, ensemble, method.make(Context(problem, cfg, ensemble))
+    select = method.make(Context(problem, cfg, ensemble, options))
+    return Setup(problem, method, options, ensemble, select)
 
 
 def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
@@ -163,10 +190,10 @@ def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
     (paired comparisons).
     """
     run = _make_run(cfg)
-    return lambda key: run(key, None)
+    return lambda key: run(key, cfg.pool_size)
 
 
-def validate_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
+def check_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
     """The γ grid as a tuple; ValueError naming the bad value or method."""
     gammas = tuple(gammas)
     if not gammas:
@@ -176,7 +203,8 @@ def validate_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
     for gamma in gammas:
         if isinstance(gamma, bool) or not isinstance(gamma, int | np.integer):
             raise ValueError(f"gammas: {gamma!r} is not an integer pool ratio")
-        cfg.replace(gamma=int(gamma)).validate()
+        if gamma < 1:
+            raise ValueError(f"gammas: {gamma} is not a pool ratio >= 1")
     if not acquisitions.get(cfg.method).uses_pool:
         raise ValueError(
             f"method {cfg.method!r} ignores gamma: run it once with make_run, "
@@ -185,34 +213,34 @@ def validate_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(g) for g in gammas)
 
 
-def make_gamma_grid_run(
+def make_grid_run(
     cfg: Config, gammas: Sequence[int]
 ) -> Callable[[jax.Array, jax.Array], RunResult]:
     """Builds `run(key, gamma int32[]) -> RunResult` for any γ of the grid `gammas`.
 
     One trace serves the whole grid, so `vmap` over (key, gamma) pairs runs every
     γ × seed of a (problem, method) in one compiled call. Each pool is drawn at the
-    largest γ and masked to its first γ k rows: pools nest across γ (`draw_pool`),
-    so a run equals `make_run(cfg.replace(gamma=γ))(key)` up to float rounding, at
-    the price of acquisition work on the largest pool for every γ. `cfg.gamma` is
-    ignored.
+    largest γ with its rows beyond γ k masked out: pools nest across γ
+    (`draw_pool`), so a run equals `make_run(cfg.replace(gamma=γ))(key)` up to
+    float rounding, at the price of acquisition work on the largest pool for every
+    γ. `cfg.gamma` is ignored.
     """
-    gammas = validate_gammas(cfg, gammas)
+    gammas = check_gammas(cfg, gammas)
     run = _make_run(cfg.replace(gamma=max(gammas)))
     return lambda key, gamma: run(key, cfg.k * gamma)
 
 
-def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | None], RunResult]:
-    """`run(key, pool_size)`: pools of `cfg.pool_size` rows of which the first
-    `pool_size` (traced int32[]) are candidates, or all of them when it is None."""
-    problem, method, ensemble, select = build_cell(cfg)
-    segments = size_segments(cfg)
+def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
+    """`run(key, n_candidates)`: pools of `cfg.pool_size` rows of which the first
+    `n_candidates` (int32[], or an int) are candidates."""
+    problem, method, _, ensemble, select = setup(cfg)
+    buckets = size_buckets(cfg)
     d, k = problem.dim_x, cfg.k
 
     def uniform(key, n):
         return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
 
-    def run(key: jax.Array, pool_size: jax.Array | None) -> RunResult:
+    def run(key: jax.Array, n_candidates: jax.Array | int) -> RunResult:
         key_initial, key_test, key_model, key_steps = (
             jax.random.fold_in(key, i) for i in range(4)
         )
@@ -222,17 +250,18 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | None], RunResult]
             problem, uniform(key_initial, cfg.n_initial), cfg.n_final
         )
         carry = (buffer_x, buffer_y, ensemble.init(key_model))
+        pool_mask = jnp.arange(cfg.pool_size) < n_candidates
 
         def make_step(capacity: int, holds_final: bool):
             def acquire(key_pool, key_select, buffer_x, buffer_y, model_state, n):
                 acq_state = AcqState(
-                    buffer_x[:capacity], buffer_y[:capacity], n, model_state, pool_size
+                    buffer_x[:capacity], buffer_y[:capacity], n, model_state
                 )
                 if method.returns_points:
                     new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
                 else:
-                    pool_x = draw_pool(key_pool, cfg.pool_size, d)
-                    new_x = pool_x[select(key_select, pool_x, acq_state, k)]
+                    pool = Pool(draw_pool(key_pool, cfg.pool_size, d), pool_mask)
+                    new_x = pool.x[select(key_select, pool, acq_state, k)]
                 new_y = problem.label(new_x)
                 buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
                 buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
@@ -268,10 +297,10 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | None], RunResult]
             return step
 
         outputs = []
-        for segment in segments:
-            steps = jnp.arange(segment.first_step, segment.first_step + segment.n_steps)
-            holds_final = segment.first_step + segment.n_steps > cfg.steps
-            step = make_step(segment.capacity, holds_final)
+        for bucket in buckets:
+            steps = jnp.arange(bucket.first_step, bucket.first_step + bucket.n_steps)
+            holds_final = bucket.first_step + bucket.n_steps > cfg.steps
+            step = make_step(bucket.capacity, holds_final)
             carry, out = jax.lax.scan(step, carry, steps)
             outputs.append(out)
         mse, loss, div, picked, nonfinite = (
@@ -295,57 +324,3 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | None], RunResult]
 def seed_keys(seeds) -> jax.Array:
     """Typed keys for integer seeds: int[S] -> key[S]; seed s gives key(s)."""
     return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
-
-
-class StepParts(NamedTuple):
-    """AL step t's training and acquisition as separate jittable functions.
-
-    For timing the two apart (the compiled run fuses them). The inputs are step t's
-    shapes: n_t = N0 + t k valid labelled rows (uniform points, labelled by the
-    oracle) in a buffer of the capacity C of the run's size segment for step t, a
-    pool of P = cfg.pool_size points and an untrained ensemble (training time does
-    not depend on the weights' values).
-
-    inputs(key) -> (model_state, labelled_x f32[C, d], labelled_y f32[C, dy],
-      pool_x f32[P, d], or None for query synthesis).
-    train(key, model_state, labelled_x, labelled_y) -> EnsembleState (one AL step's
-      gradient steps on the n_t valid rows).
-    select(key, pool_x, model_state, labelled_x, labelled_y) -> int32[k] indices
-      (f32[k, d] points for query synthesis).
-    """
-
-    inputs: Callable[[jax.Array], tuple]
-    train: Callable[..., EnsembleState]
-    select: Callable[..., jax.Array]
-
-
-def make_step_parts(cfg: Config, step: int) -> StepParts:
-    """Builds the pieces of AL step `step` (0 <= step < T) of `make_run(cfg)`."""
-    if not 0 <= step < cfg.steps:
-        raise ValueError(f"step {step} is not an AL step of 0..{cfg.steps - 1}")
-    problem, method, ensemble, select_fn = build_cell(cfg)
-    capacity = next(
-        segment.capacity
-        for segment in size_segments(cfg)
-        if segment.first_step <= step < segment.first_step + segment.n_steps
-    )
-    d, n = problem.dim_x, cfg.n_initial + step * cfg.k
-
-    def inputs(key: jax.Array):
-        key_x, key_pool, key_model = (jax.random.fold_in(key, i) for i in range(3))
-        labelled = jax.random.uniform(key_x, (n, d), jnp.float32, -1.0, 1.0)
-        labelled_x, labelled_y = labelled_buffer(problem, labelled, capacity)
-        pool_x = None
-        if not method.returns_points:
-            pool_x = draw_pool(key_pool, cfg.pool_size, d)
-        return ensemble.init(key_model), labelled_x, labelled_y, pool_x
-
-    def train(key, model_state, labelled_x, labelled_y) -> EnsembleState:
-        n_valid = jnp.asarray(n, jnp.int32)
-        return ensemble.train(key, model_state, labelled_x, labelled_y, n_valid)[0]
-
-    def select(key, pool_x, model_state, labelled_x, labelled_y) -> jax.Array:
-        state = AcqState(labelled_x, labelled_y, jnp.asarray(n, jnp.int32), model_state)
-        return select_fn(key, pool_x, state, cfg.k)
-
-    return StepParts(inputs, train, select)

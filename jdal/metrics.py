@@ -4,6 +4,7 @@ Scores, on plain host arrays (NumPy):
 
     nauc(method_mse f32[S, T+1], random_mse f32[S, T+1], n int[T+1]) -> float
     ndiv(method_div f32[S], random_div f32[S]) -> float
+    score(cell, baseline) -> Score     (a result cell against random's)
 
 Below 1 is better than random for nAUC; nDiv well below 1 signals mode collapse.
 
@@ -18,6 +19,7 @@ near-duplicate picks that Div exists to detect and of late greedy picks in 1-D.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -104,3 +106,46 @@ def is_robust(nauc_by_gamma: dict[int, float]) -> bool:
 def best_gamma(nauc_by_gamma: dict[int, float]) -> int:
     """The gamma with the lowest nAUC."""
     return min(nauc_by_gamma, key=nauc_by_gamma.__getitem__)
+
+
+BOOTSTRAP_LEVEL = 0.9
+
+
+class Score(NamedTuple):
+    """Metrics of one cell against random on the same problem (paired by seed)."""
+
+    problem: str
+    method: str
+    gamma: int | None
+    reference: bool
+    final_mse_mean: float
+    final_mse_std: float
+    nauc: float
+    nauc_per_seed: np.ndarray
+    nauc_interval: tuple[float, float]
+    ndiv: float
+
+
+def score(cell: Any, baseline: Any) -> Score:
+    """nAUC, paired per-seed nAUC with a bootstrap interval, nDiv and final MSE of a
+    result cell (`jdal.results.Cell`) against random's cell on the same seeds."""
+    mse, n = cell.arrays["mse"], cell.arrays["n_labelled"]
+    per_seed = nauc_per_seed(mse, baseline.arrays["mse"], n)
+    interval = (
+        bootstrap_interval(per_seed, BOOTSTRAP_LEVEL)
+        if per_seed.size > 1
+        else (float(per_seed[0]), float(per_seed[0]))
+    )
+    final = mse[:, -1].astype(np.float64)
+    return Score(
+        problem=cell.problem,
+        method=cell.method,
+        gamma=cell.gamma,
+        reference=cell.reference,
+        final_mse_mean=float(final.mean()),
+        final_mse_std=float(final.std()),
+        nauc=nauc(mse, baseline.arrays["mse"], n),
+        nauc_per_seed=per_seed,
+        nauc_interval=interval,
+        ndiv=ndiv(cell.arrays["div"], baseline.arrays["div"]),
+    )

@@ -1,43 +1,44 @@
 """Batches of AL runs: the run axis sharded over all local devices, split into
 chunks when it would not fit in device memory.
 
-    runner = make_batched_run(cfg)               # seeds of one cell
+    runner = Runner(make_run(cfg))                # seeds of one cell
     results = runner(seed_keys(range(5)))         # RunResult, leaves [5, ...]
 
-    grid = make_gamma_grid_batch(cfg, [2, 4, 8, 16, 32, 64])
+    grid = GridRunner(cfg, [2, 4, 8, 16, 32, 64])  # every γ of a (problem, method)
     results = grid(seed_keys(range(5)))           # RunResult, leaves [6, 5, ...]
 
-A run is a vmap lane; the lanes of a call form the *run axis* (seeds, or γ × seeds
-flattened). One device: plain `jit(vmap(run))`. Several (GPUs, TPU cores, or CPU
-devices made with XLA_FLAGS=--xla_force_host_platform_device_count=N): a 1-D mesh
+A run is a lane; the lanes of a call form the *run axis* (seeds, or γ × seeds
+flattened). One device: plain `jit` of the batched run. Several (GPUs, TPU cores, or
+CPU devices made with XLA_FLAGS=--xla_force_host_platform_device_count=N): a 1-D mesh
 over `jax.local_devices()`, the run axis sharded along it (padded to a multiple of
 the device count), results gathered back. Every run is independent, so sharding
 never changes what a run computes.
 
 Memory: before the first call the runner compiles for the whole run axis and asks
 XLA for the program's memory (`Compiled.memory_analysis`). If that exceeds the
-budget (default 90 % of the smallest device's `bytes_limit`; CPU reports none, so
-no limit), it recompiles once for the largest chunk that fits (memory grows
+budget (90 % of the smallest device's `bytes_limit`; on a CPU, 90 % of the host's
+physical memory), it recompiles once for the largest chunk that fits (memory grows
 linearly in the lanes) and loops over chunks of that size, the last one padded.
-`runner.chunk_size` then says how many runs go in one call.
+When not even one run fits, it refuses with `RunTooLargeError`, naming the config
+fields that set the size, before anything runs. `runner.chunk_size` says how many
+runs go in one call.
 
 Lanes: `lanes="vmap"` vectorises the runs, which is what makes accelerators fast,
 but XLA rounds a program of 30 lanes differently from one of 5, and active learning
 can amplify that into different picks. `lanes="map"` runs the lanes one after
 another (`lax.map`), each with exactly the single-run program: a run's numbers are
 then bit-for-bit those of the run alone, whichever other runs share the call
-(tested). `"auto"` (default) is map on a single CPU device, where it measured no
-slower (quick robo qbc, 5 seeds: 0.94x the run time, 0.76x the compile time of
-vmap), and vmap otherwise.
+(tested). `"auto"` (default) is map on a single CPU device, where it was measured
+no slower (README, Benchmarks), and vmap otherwise.
 
 Multi-host (a TPU slice or several GPU hosts): call `jax.distributed.initialize()`
-first on every host and give each host its own slice of the seeds (for example
-`seeds[jax.process_index()::jax.process_count()]`); each host then shards its runs
-over its local devices and writes its own cells.
+first on every host and give each host its own slice of the work; each host then
+shards its runs over its local devices and writes its own cells.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import jax
@@ -46,7 +47,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jdal.config import Config
-from jdal.loop import RunResult, make_gamma_grid_run, make_run, validate_gammas
+from jdal.loop import RunResult, check_gammas, make_grid_run
 
 RUN_AXIS = "runs"
 LANES = ("auto", "vmap", "map")
@@ -67,15 +68,37 @@ def resolve_lanes(lanes: str, n_devices: int) -> str:
 
 
 def device_memory_budget(devices) -> int | None:
-    """Bytes one device may use (MEMORY_FRACTION of the smallest limit), or None
-    when the backend reports no limit (CPU)."""
+    """Bytes one device may use: MEMORY_FRACTION of the smallest device limit, or
+    of the host's physical memory for CPU devices (which report none); None when
+    neither is known."""
     limits = []
     for device in devices:
         stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-        if not stats or "bytes_limit" not in stats:
+        if stats and "bytes_limit" in stats:
+            limits.append(stats["bytes_limit"])
+        elif device.platform == "cpu" and host_memory_bytes() is not None:
+            limits.append(host_memory_bytes())
+        else:
             return None
-        limits.append(stats["bytes_limit"])
     return int(MEMORY_FRACTION * min(limits))
+
+
+def host_memory_bytes() -> int | None:
+    """Physical memory of this host, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class RunTooLargeError(ValueError):
+    """Not even one run fits in the memory budget."""
+
+
+def size_fields(cfg: Config) -> str:
+    """The config fields that set a run's memory, as `name=value` pairs."""
+    fields = ("k", "gamma", "n_initial", "steps", "n_test", "n_members", "max_width")
+    return ", ".join(f"{name}={getattr(cfg, name)}" for name in fields)
 
 
 def program_bytes(compiled) -> int | None:
@@ -95,14 +118,15 @@ def program_bytes(compiled) -> int | None:
     )
 
 
-class BatchedRunner:
-    """Calls `run(*lane_args)` for every lane of the run axis; see the module doc.
+class Runner:
+    """Calls `fn(*lane_args)` for every lane of the run axis; see the module doc.
 
     fn: one run, `(*lane_args) -> RunResult`, each argument one lane's value.
     chunk_size: runs per call; None chooses it from the memory budget.
-    memory_budget: bytes per device; None asks the devices (CPU: unlimited).
+    memory_budget: bytes per device; None asks the devices (CPU: host memory).
     lanes: "vmap" (vectorised), "map" (one after another, each exactly the
       single-run program) or "auto" (map on one CPU device, else vmap).
+    what: words naming the run in a `RunTooLargeError` (e.g. `size_fields(cfg)`).
 
     The program is compiled once, by `compile(*args)` or the first call, for that
     run-axis length; later calls of any length reuse it chunk by chunk. Then
@@ -117,6 +141,7 @@ class BatchedRunner:
         chunk_size: int | None = None,
         memory_budget: int | None = None,
         lanes: str = "auto",
+        what: str = "this run",
     ):
         if lanes not in LANES:
             raise ValueError(f"lanes must be one of {', '.join(LANES)}, got {lanes!r}")
@@ -132,6 +157,7 @@ class BatchedRunner:
             else device_memory_budget(list(self.mesh.devices.flat))
         )
         self.chunk_size = chunk_size
+        self.what = what
         self.program_bytes: int | None = None
         self.lanes = resolve_lanes(lanes, self.n_devices)
         if self.lanes == "vmap":
@@ -182,6 +208,13 @@ class BatchedRunner:
             fitting = int(self.memory_budget // per_lane) // self.n_devices
             lanes = max(1, fitting) * self.n_devices
             compiled, used = self._lower(args, lanes)
+        budget = self.memory_budget
+        if budget is not None and used is not None and used > budget:
+            raise RunTooLargeError(
+                f"one run needs about {used / 2**30:.1f} GiB per device (XLA's "
+                f"estimate for {lanes} lane(s)) but the budget is "
+                f"{budget / 2**30:.1f} GiB: lower the sizes of {self.what}"
+            )
         self._compiled, self._compiled_lanes, self.program_bytes = compiled, lanes, used
         self.chunk_size = lanes
 
@@ -209,52 +242,26 @@ class BatchedRunner:
         return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *outputs)
 
 
-def make_batched_run(
-    cfg: Config,
-    devices: Sequence | None = None,
-    chunk_size: int | None = None,
-    memory_budget: int | None = None,
-    lanes: str = "auto",
-) -> BatchedRunner:
-    """`runner(keys key[R]) -> RunResult` with leaves [R, ...]: the seeds of a cell."""
-    return BatchedRunner(make_run(cfg), devices, chunk_size, memory_budget, lanes)
-
-
-class GammaGridRunner:
+class GridRunner(Runner):
     """`runner(keys key[S]) -> RunResult` with leaves [G, S, ...]: every γ × seed of
-    one (problem, method) in one compiled program (see `make_gamma_grid_batch`)."""
+    one (problem, method) in one compiled program (`make_grid_run`), the lanes
+    flattened γ-major. Other arguments as `Runner`'s."""
 
-    def __init__(self, gammas: tuple[int, ...], runner: BatchedRunner):
-        self.gammas = gammas
-        self.runner = runner
+    def __init__(self, cfg: Config, gammas: Sequence[int], **runner_options):
+        self.gammas = check_gammas(cfg, gammas)
+        runner_options.setdefault("what", size_fields(cfg))
+        super().__init__(make_grid_run(cfg, self.gammas), **runner_options)
 
     def lane_args(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The flattened run axis: (key[G S], gamma int32[G S]), γ-major."""
-        n_gammas, n_seeds = len(self.gammas), keys.shape[0]
-        flat_keys = jnp.concatenate([keys] * n_gammas)
-        flat_gammas = jnp.repeat(jnp.asarray(self.gammas, jnp.int32), n_seeds)
+        flat_keys = jnp.concatenate([keys] * len(self.gammas))
+        flat_gammas = jnp.repeat(jnp.asarray(self.gammas, jnp.int32), keys.shape[0])
         return flat_keys, flat_gammas
 
     def compile(self, keys: jax.Array) -> None:
-        self.runner.compile(*self.lane_args(keys))
+        super().compile(*self.lane_args(keys))
 
     def __call__(self, keys: jax.Array) -> RunResult:
-        out = self.runner(*self.lane_args(keys))
+        out = super().__call__(*self.lane_args(keys))
         shape = (len(self.gammas), keys.shape[0])
         return jax.tree.map(lambda leaf: leaf.reshape(shape + leaf.shape[1:]), out)
-
-
-def make_gamma_grid_batch(
-    cfg: Config,
-    gammas: Sequence[int],
-    devices: Sequence | None = None,
-    chunk_size: int | None = None,
-    memory_budget: int | None = None,
-    lanes: str = "auto",
-) -> GammaGridRunner:
-    """The γ × seed grid of `cfg`'s (problem, method) as one batched, sharded call."""
-    gammas = validate_gammas(cfg, gammas)
-    runner = BatchedRunner(
-        make_gamma_grid_run(cfg, gammas), devices, chunk_size, memory_budget, lanes
-    )
-    return GammaGridRunner(gammas, runner)

@@ -37,7 +37,6 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from jdal import acquisitions
 from jdal.config import Config
 from jdal.metrics import auc
 
@@ -111,37 +110,10 @@ class CellStatus(NamedTuple):
 # Cell identity.
 
 
-def uses_pool(method: str) -> bool:
-    """False for methods that ignore gamma (one cell per problem, `gamma_any`)."""
-    if method in acquisitions.ACQUISITIONS:
-        return acquisitions.get(method).uses_pool
-    return True
-
-
-def is_reference(method: str) -> bool:
-    """True for registered oracle references (e.g. `mse`)."""
-    return method in acquisitions.ACQUISITIONS and acquisitions.get(method).reference
-
-
-def cell_config(cfg: Config) -> Config:
-    """The config a cell actually runs: gamma canonicalised for gamma-free methods.
-
-    Methods with `uses_pool=False` (random, query synthesis) ignore gamma, so their
-    one cell per problem must not depend on which gamma asked for it. They run with
-    the smallest gamma the config accepts (1 unless a pool-size rule forbids it).
-    """
-    if uses_pool(cfg.method):
-        return cfg
-    for gamma in range(1, 1025):
-        candidate = cfg.replace(gamma=gamma)
-        with contextlib.suppress(ValueError):
-            return candidate.validate()
-    return cfg
-
-
 def cell_folder(out: str | os.PathLike, cfg: Config) -> Path:
-    """`<out>/<problem>/<method>/gamma_<γ>` (`gamma_any` for gamma-free methods)."""
-    gamma = f"gamma_{cfg.gamma}" if uses_pool(cfg.method) else ANY_GAMMA
+    """`<out>/<problem>/<method>/gamma_<γ>` (`gamma_any` when `cfg.gamma` is None:
+    a method that ignores the pool ratio)."""
+    gamma = ANY_GAMMA if cfg.gamma is None else f"gamma_{cfg.gamma}"
     return Path(out) / cfg.problem / cfg.method / gamma
 
 
@@ -290,12 +262,13 @@ def save_cell(
 
     Args:
       out: results root.
-      cfg: the cell's config (see `cell_config`); decides the folder and the hash.
+      cfg: the cell's config; decides the folder and the hash.
       arrays: mse f32[S, T+1], n_labelled int[T+1], train_loss f32[S, T+1],
         div f32[S], div_per_step f32[S, T], picked_x f32[S, T, k, d], seeds int[S]
         (extra arrays are stored too).
-      meta: extra metadata (device, timing, ...); config, hash, versions, seeds,
-        date and the npz checksum are added here.
+      meta: extra metadata (device, timing, `method_reference`: bool for oracle
+        references, ...); config, hash, versions, seeds, date and the npz checksum
+        are added here.
 
     Returns:
       The cell folder.
@@ -318,9 +291,7 @@ def save_cell(
         "format": FORMAT_VERSION,
         "problem": cfg.problem,
         "method": cfg.method,
-        "gamma": cfg.gamma if uses_pool(cfg.method) else None,
-        "method_reference": is_reference(cfg.method),
-        "method_uses_pool": uses_pool(cfg.method),
+        "gamma": cfg.gamma,
         "config": cfg.to_dict(),
         "config_hash": cfg.hash(),
         "seeds": [int(s) for s in arrays["seeds"]],
@@ -493,6 +464,25 @@ def load(
             ) from error
         return pandas.DataFrame(to_table(cells))
     return cells
+
+
+# Cell coordinates: cells of one problem differ in these and nothing else.
+COORDINATES = ("problem", "method", "gamma")
+
+
+def incompatibility(cell: Cell, baseline: Cell) -> str | None:
+    """Why `cell` cannot be scored against `baseline` (random on the same problem:
+    another config apart from the coordinates, or other seeds), or None."""
+    ours = {k: v for k, v in cell.config.items() if k not in COORDINATES}
+    theirs = {k: v for k, v in baseline.config.items() if k not in COORDINATES}
+    if ours != theirs:
+        changed = sorted(
+            k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)
+        )
+        return f"config differs from random's in {', '.join(changed)}"
+    if cell.seeds != baseline.seeds:
+        return f"seeds {cell.seeds} differ from random's {baseline.seeds}"
+    return None
 
 
 def to_table(cells: Iterable[Cell]) -> list[dict[str, Any]]:

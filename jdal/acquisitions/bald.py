@@ -2,14 +2,14 @@
 active learning for regression"; Gal, Islam & Ghahramani 2017).
 
 An auxiliary dropout MLP (the member's hidden widths ÷ √10, rounded down; Dense →
-ReLU → Dropout blocks, rate `cfg.bald_dropout` = 0.5, no BatchNorm; every Dense
+ReLU → Dropout blocks, rate `bald.dropout` = 0.5, no BatchNorm; every Dense
 with PyTorch's default initialisation, weights and biases U(±1/√fan_in)) is trained
 alongside the ensemble as a `SideModel` (same minibatches, optimiser, learning rate
 and plateau schedule, inside the same compiled training step). At acquisition,
 dropout stays on: the score of a candidate is the population variance of its
-prediction over `cfg.bald_passes` (25) stochastic passes, averaged over outputs;
-the top k are picked. The ensemble itself is not used to
-select, only to report test MSE.
+prediction over `bald.passes` (25) stochastic passes, averaged over outputs; the
+top k are picked. The ensemble itself is not used to select, only to report test
+MSE.
 """
 
 from __future__ import annotations
@@ -21,8 +21,17 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
-from jdal.config import Config
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    Pool,
+    integer_option,
+    number_option,
+    register,
+    top_k_method,
+)
+from jdal.config import Config, OptionValue
 from jdal.models.ensemble import SideModel, make_module
 from jdal.models.mlp import PRECISION_SETTINGS, torch_dense
 from jdal.problems import Problem
@@ -51,7 +60,7 @@ class DropoutMLP(nn.Module):
         return torch_dense(self.dim_y, h.shape[-1], **opts)(h).astype(jnp.float32)
 
 
-def make_dropout_mlp(problem: Problem, cfg: Config) -> DropoutMLP:
+def make_dropout_mlp(problem: Problem, cfg: Config, dropout: float) -> DropoutMLP:
     """The BALD net: the member's hidden widths (after `cfg.max_width`) ÷ √10.
 
     Widths are rounded down, as the spec says (`int`, at least 1): robo 500 → 158,
@@ -66,15 +75,17 @@ def make_dropout_mlp(problem: Problem, cfg: Config) -> DropoutMLP:
     return DropoutMLP(
         hidden=hidden,
         dim_y=problem.dim_y,
-        rate=cfg.bald_dropout,
+        rate=dropout,
         dtype=dtype,
         precision=precision,
     )
 
 
-def make_bald_side(problem: Problem, cfg: Config) -> SideModel:
+def make_bald_side(
+    problem: Problem, cfg: Config, options: dict[str, OptionValue]
+) -> SideModel:
     """The dropout MLP as a `SideModel`: MSE over the masked rows, dropout on."""
-    module = make_dropout_mlp(problem, cfg)
+    module = make_dropout_mlp(problem, cfg, options["dropout"])
 
     def init(key: jax.Array, dim_x: int, dim_y: int):
         del dim_y
@@ -121,25 +132,31 @@ def mc_dropout_variance(
     return jnp.mean(m2 / n_passes, axis=-1)
 
 
-def make_bald(ctx: Context):
-    """Top-k MC-dropout variance of the side net over `cfg.bald_passes` passes."""
-    module = make_dropout_mlp(ctx.problem, ctx.cfg)
-    n_passes = ctx.cfg.bald_passes
+def make_dropout_variance(ctx: Context):
+    """score(key, pool, state) -> f32[P]: MC-dropout variance of the side net over
+    `bald.passes` passes."""
+    module = make_dropout_mlp(ctx.problem, ctx.cfg, ctx.options["dropout"])
+    n_passes = ctx.options["passes"]
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+    def variance(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
         params = state.ensemble.side_params
-        variance = mc_dropout_variance(module, params, key, pool_x, n_passes)
-        return top_k(variance, k, pool_mask(pool_x, state))
+        return mc_dropout_variance(module, params, key, pool.x, n_passes)
 
-    return select
+    return variance
 
 
-BALD = Acquisition(
-    name="bald",
-    make=make_bald,
-    description=(
-        "BALD, MC dropout (Tsymbalov et al. 2018): top-k variance over dropout "
-        "passes of an auxiliary dropout MLP"
-    ),
-    make_side=make_bald_side,
+BALD = register(
+    Acquisition(
+        name="bald",
+        make=top_k_method(make_dropout_variance),
+        description=(
+            "BALD, MC dropout (Tsymbalov et al. 2018): top-k variance over dropout "
+            "passes of an auxiliary dropout MLP"
+        ),
+        options={
+            "passes": integer_option(25, 1),
+            "dropout": number_option(0.5, 0.0, 1.0, high_open=True),
+        },
+        make_side=make_bald_side,
+    )
 )

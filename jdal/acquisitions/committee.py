@@ -8,7 +8,6 @@ normalised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -18,27 +17,27 @@ from jdal.acquisitions.base import (
     AcqState,
     Acquisition,
     Context,
-    greedy_picks,
+    Pool,
+    integer_option,
     member_variance,
     minmax,
-    pool_mask,
-    top_k,
-    valid_rows,
+    number_option,
+    register,
+    top_k_method,
 )
-from jdal.acquisitions.greedy import distance_to_row
-from jdal.metrics import distances_to, map_rows, nearest_distance
+from jdal.acquisitions.greedy import greedy_max_min, x_space
+from jdal.metrics import distances_to, map_rows
 
 
-def make_qbc(ctx: Context):
-    """Top-k ensemble variance (population variance over members, mean over outputs)."""
+def make_variance(ctx: Context):
+    """score(key, pool, state) -> f32[P]: member variance of the predictions."""
     predict = ctx.ensemble.predict
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+    def variance(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
         del key
-        variance = member_variance(predict(state.ensemble, pool_x))
-        return top_k(variance, k, pool_mask(pool_x, state))
+        return member_variance(predict(state.ensemble, pool.x))
 
-    return select
+    return variance
 
 
 class Neighbours(NamedTuple):
@@ -52,17 +51,18 @@ class Neighbours(NamedTuple):
     index: jax.Array
 
 
-def nearest_neighbours(pool_x: jax.Array, m: int, mask: jax.Array) -> Neighbours:
-    """The m nearest other masked-in rows of every row of `pool_x` f32[P, d]
-    (`mask` bool[P]); distances from differences, a block of rows at a time."""
-    rows = jnp.arange(pool_x.shape[0])
+def nearest_neighbours(pool: Pool, m: int) -> Neighbours:
+    """The m nearest other masked-in rows of every pool row; distances from
+    differences, a block of rows at a time."""
+    rows = jnp.arange(pool.x.shape[0])
 
     def row_neighbours(point, row):
-        distance = jnp.where(mask & (rows != row), distances_to(pool_x, point), jnp.inf)
+        others = pool.mask & (rows != row)
+        distance = jnp.where(others, distances_to(pool.x, point), jnp.inf)
         negated, index = jax.lax.top_k(-distance, m)
         return Neighbours(-negated, index.astype(jnp.int32))
 
-    return map_rows(row_neighbours, (pool_x, rows), pool_x.size)
+    return map_rows(row_neighbours, (pool.x, rows), pool.x.size)
 
 
 def remaining_density(
@@ -71,7 +71,9 @@ def remaining_density(
     """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest rows
     still `remaining` (bool[P]); the mean over fewer when fewer remain, 0 for none.
 
-    `neighbours` must list at least n_neighbours + (number removed) per row.
+    `neighbours` must list at least n_neighbours + (number removed) per row. The
+    similarity needs no bandwidth: every input lives in [-1, 1]^d, so distances
+    have a fixed scale.
     """
     alive = jnp.isfinite(neighbours.distance) & remaining[neighbours.index]
     used = alive & (jnp.cumsum(alive, axis=1) <= n_neighbours)
@@ -80,56 +82,31 @@ def remaining_density(
     return jnp.sum(similarity, axis=1) / jnp.maximum(count, 1)
 
 
-def knn_density(
-    pool_x: jax.Array, n_neighbours: int, mask: jax.Array | None = None
-) -> jax.Array:
+def knn_density(pool: Pool, n_neighbours: int) -> jax.Array:
     """f32[P]: mean similarity 1 / (1 + ‖x − x'‖) to the `n_neighbours` nearest
-    other masked-in rows (`mask` bool[P], default all); high in dense regions.
-
-    The similarity needs no bandwidth: every input lives in [-1, 1]^d, so
-    distances have a fixed scale.
-    """
-    if mask is None:
-        mask = jnp.ones(pool_x.shape[0], bool)
-    m = min(n_neighbours, pool_x.shape[0] - 1)
-    return remaining_density(nearest_neighbours(pool_x, m, mask), n_neighbours, mask)
-
-
-def greedy_mixture(
-    pool_x: jax.Array,
-    state: AcqState,
-    k: int,
-    score: Callable[[jax.Array, jax.Array], jax.Array],
-) -> jax.Array:
-    """int32[k]: greedy argmax of `score(min_dist, remaining)`, min_dist f32[P] the
-    x-distance of each candidate to labelled ∪ picked, remaining bool[P]."""
-    return greedy_picks(
-        k,
-        nearest_distance(pool_x, state.labelled_x, valid_rows(state)),
-        dist_to=lambda i: distance_to_row(pool_x, i),
-        score=score,
-        candidates=pool_mask(pool_x, state),
-    )
+    other masked-in rows; high in dense regions."""
+    m = min(n_neighbours, pool.x.shape[0] - 1)
+    return remaining_density(nearest_neighbours(pool, m), n_neighbours, pool.mask)
 
 
 def make_qbc_div(ctx: Context):
-    """QBC + diversity (Kee et al. 2018): greedy 0.5·N(var) + 0.5·N(min x-distance).
+    """QBC + diversity (Kee et al. 2018): greedy w·N(var) + (1 − w)·N(min x-distance).
 
     N(var) is normalised once over the whole pool (variance does not change between
     picks); N(distance) over the remaining pool at every pick, the distance being to
-    labelled ∪ picked.
+    labelled ∪ picked. w = `qbc_div.variance_weight` (0.5).
     """
-    predict = ctx.ensemble.predict
+    variance_of = make_variance(ctx)
+    weight = ctx.options["variance_weight"]
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del key
-        variance = member_variance(predict(state.ensemble, pool_x))
-        fixed = 0.5 * minmax(variance, pool_mask(pool_x, state))
-        return greedy_mixture(
-            pool_x,
-            state,
+    def select(key: jax.Array, pool: Pool, state: AcqState, k: int):
+        fixed = weight * minmax(variance_of(key, pool, state), pool.mask)
+        return greedy_max_min(
             k,
-            lambda dist, remaining: fixed + 0.5 * minmax(dist, remaining),
+            pool.mask,
+            x_space(ctx, pool, state),
+            state.labelled_mask,
+            lambda dist, remaining: fixed + (1.0 - weight) * minmax(dist, remaining),
         )
 
     return select
@@ -139,54 +116,73 @@ def make_qbc_div_den(ctx: Context):
     """QBC-div-den (Kee et al. 2018): 0.34 N(var) + 0.33 N(div) + 0.33 N(den).
 
     Density is the mean similarity 1 / (1 + distance) of a candidate to its
-    `cfg.density_neighbours` (10) nearest neighbours among the *remaining* pool
+    `qbc_div_den.neighbours` (10) nearest neighbours among the *remaining* pool
     (picked points leave it). Variance is normalised once over the whole pool;
     diversity (as in `qbc_div`) and density are recomputed and re-normalised over
     the remaining pool at every pick. Each row's n + k − 1 nearest pool rows are
     found once per AL step, since at most k − 1 of them are picked away: a pick
     then costs O(P (n + k)), never a [P, P] matrix.
     """
-    predict = ctx.ensemble.predict
-    n_neighbours = ctx.cfg.density_neighbours
+    variance_of = make_variance(ctx)
+    options = ctx.options
+    n_neighbours = options["neighbours"]
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del key
-        mask = pool_mask(pool_x, state)
-        variance = member_variance(predict(state.ensemble, pool_x))
-        fixed = 0.34 * minmax(variance, mask)
-        m = min(n_neighbours + k - 1, pool_x.shape[0] - 1)
-        neighbours = nearest_neighbours(pool_x, m, mask)
+    def select(key: jax.Array, pool: Pool, state: AcqState, k: int):
+        fixed = options["variance_weight"] * minmax(
+            variance_of(key, pool, state), pool.mask
+        )
+        m = min(n_neighbours + k - 1, pool.x.shape[0] - 1)
+        neighbours = nearest_neighbours(pool, m)
 
         def score(dist, remaining):
             density = remaining_density(neighbours, n_neighbours, remaining)
             return (
                 fixed
-                + 0.33 * minmax(dist, remaining)
-                + 0.33 * minmax(density, remaining)
+                + options["diversity_weight"] * minmax(dist, remaining)
+                + options["density_weight"] * minmax(density, remaining)
             )
 
-        return greedy_mixture(pool_x, state, k, score)
+        return greedy_max_min(
+            k, pool.mask, x_space(ctx, pool, state), state.labelled_mask, score
+        )
 
     return select
 
 
-QBC = Acquisition(
-    name="qbc",
-    make=make_qbc,
-    description="QBC (Seung et al. 1992; Burbidge et al. 2007): top-k member variance",
+QBC = register(
+    Acquisition(
+        name="qbc",
+        make=top_k_method(make_variance),
+        description=(
+            "QBC (Seung et al. 1992; Burbidge et al. 2007): top-k member variance"
+        ),
+    )
 )
 
-QBC_DIV = Acquisition(
-    name="qbc_div",
-    make=make_qbc_div,
-    description="QBC + diversity (Kee et al. 2018): greedy 0.5 N(var) + 0.5 N(dist x)",
+QBC_DIV = register(
+    Acquisition(
+        name="qbc_div",
+        make=make_qbc_div,
+        description=(
+            "QBC + diversity (Kee et al. 2018): greedy 0.5 N(var) + 0.5 N(dist x)"
+        ),
+        options={"variance_weight": number_option(0.5, 0.0, 1.0)},
+    )
 )
 
-QBC_DIV_DEN = Acquisition(
-    name="qbc_div_den",
-    make=make_qbc_div_den,
-    description=(
-        "QBC + diversity + density (Kee et al. 2018): greedy "
-        "0.34 N(var) + 0.33 N(dist x) + 0.33 N(kNN density)"
-    ),
+QBC_DIV_DEN = register(
+    Acquisition(
+        name="qbc_div_den",
+        make=make_qbc_div_den,
+        description=(
+            "QBC + diversity + density (Kee et al. 2018): greedy "
+            "0.34 N(var) + 0.33 N(dist x) + 0.33 N(kNN density of the remaining pool)"
+        ),
+        options={
+            "variance_weight": number_option(0.34, 0.0),
+            "diversity_weight": number_option(0.33, 0.0),
+            "density_weight": number_option(0.33, 0.0),
+            "neighbours": integer_option(10, 1),
+        },
+    )
 )

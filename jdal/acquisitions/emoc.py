@@ -42,9 +42,10 @@ from jdal.acquisitions.base import (
     AcqState,
     Acquisition,
     Context,
+    Pool,
     masked_mean,
-    pool_mask,
-    top_k,
+    register,
+    top_k_method,
 )
 from jdal.models.mlp import ADM_HEAD_LENGTH, AdmHead
 
@@ -68,11 +69,11 @@ def make_output_metric(ctx: Context):
     return gram
 
 
-def emoc_scores(ctx: Context, state: AcqState, pool_x: jax.Array) -> jax.Array:
+def emoc_scores(ctx: Context, state: AcqState, pool: Pool) -> jax.Array:
     """f32[P]: expected mean absolute output change (module docstring) per candidate."""
     output_metric = make_output_metric(ctx)
-    preds, features = ctx.ensemble.predict_with_features(state.ensemble, pool_x)
-    mean_features = masked_mean(features, pool_mask(pool_x, state), axis=1)  # [M, h]
+    preds, features = ctx.ensemble.predict_with_features(state.ensemble, pool.x)
+    mean_features = masked_mean(features, pool.mask, axis=1)  # [M, h]
     kernel = 1.0 + jnp.einsum(
         "mh,mph->mp", mean_features, features, precision=jax.lax.Precision.HIGHEST
     )
@@ -89,22 +90,23 @@ def emoc_scores(ctx: Context, state: AcqState, pool_x: jax.Array) -> jax.Array:
     return jnp.mean(kernel * total / n_members, axis=0)
 
 
-def make_emoc(ctx: Context):
-    """Top-k expected model output change (last-layer linearisation)."""
+def make_emoc_score(ctx: Context):
+    """score(key, pool, state) -> f32[P]: `emoc_scores`."""
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+    def score(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
         del key
-        scores = emoc_scores(ctx, state, pool_x)
-        return top_k(scores, k, pool_mask(pool_x, state))
+        return emoc_scores(ctx, state, pool)
 
-    return select
+    return score
 
 
-EMOC = Acquisition(
-    name="emoc",
-    make=make_emoc,
-    description=(
-        "EMOC (Käding et al. 2016/2018): top-k expected mean |output change| on "
-        "the pool after one last-layer gradient step, y' over member predictions"
-    ),
+EMOC = register(
+    Acquisition(
+        name="emoc",
+        make=top_k_method(make_emoc_score),
+        description=(
+            "EMOC (Käding et al. 2016/2018): top-k expected mean |output change| on "
+            "the pool after one last-layer gradient step, y' over member predictions"
+        ),
+    )
 )

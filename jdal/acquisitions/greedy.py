@@ -1,11 +1,14 @@
 """Greedy-sampling family (Wu, Lin & Huang 2019): diversity in x, y or both.
 
-Every method picks one candidate at a time, adds it to the labelled set and updates
-a running minimum distance of the remaining candidates (O(P) per pick, never an
-O(P^2) matrix per pick).
+One routine, `greedy_max_min`, picks one candidate at a time, adds it to the
+labelled set and updates a running minimum distance of the remaining candidates
+(O(P) per pick, never an O(P^2) matrix). The methods differ only in the space the
+distance is measured in: x (gsx), the output (gsy), or the product of both (gsxy).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -14,110 +17,123 @@ from jdal.acquisitions.base import (
     AcqState,
     Acquisition,
     Context,
-    greedy_picks,
-    pool_mask,
-    valid_rows,
+    Pool,
+    SelectFn,
+    ensemble_mean,
+    register,
 )
-from jdal.metrics import distances_to, map_rows, nearest_distance
+from jdal.metrics import distances_to, map_rows
+
+# One space of a greedy distance: (pool points f32[P, c], labelled points f32[N, c]).
+Space = tuple[jax.Array, jax.Array]
 
 
-def distance_to_row(points: jax.Array, index: jax.Array) -> jax.Array:
-    """f32[P]: Euclidean distance of every row of `points` f32[P, c] to row `index`."""
-    return distances_to(points, points[index])
+def greedy_max_min(
+    k: int,
+    candidates: jax.Array,
+    spaces: Sequence[Space],
+    labelled_mask: jax.Array,
+    score: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+) -> jax.Array:
+    """int32[k] distinct pool rows, in pick order, by greedy max-min distance.
 
+    The distance of two points is the product over `spaces` of their Euclidean
+    distances in each (one space: plain distance), computed from differences. Each
+    pick is the argmax of `score(min_dist, remaining)` over the remaining
+    candidates, min_dist f32[P] being each candidate's distance to labelled ∪
+    picked (default score: min_dist itself); the pick then joins the labelled set.
 
-def make_gsx(ctx: Context):
-    """GSx / core-set greedy k-centre: argmax of min x-distance to labelled ∪ picked."""
-    del ctx
-
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del key
-        min_dist = nearest_distance(pool_x, state.labelled_x, valid_rows(state))
-        return greedy_picks(
-            k,
-            min_dist,
-            dist_to=lambda i: distance_to_row(pool_x, i),
-            score=lambda dist, remaining: dist,
-            candidates=pool_mask(pool_x, state),
-        )
-
-    return select
-
-
-def ensemble_mean(ctx: Context, state: AcqState, pool_x: jax.Array) -> jax.Array:
-    """f32[P, dy]: the ensemble's prediction (member mean) on the pool."""
-    return jnp.mean(ctx.ensemble.predict(state.ensemble, pool_x), axis=0)
-
-
-def make_gsy(ctx: Context):
-    """GSy: greedy argmax of min distance in y to labelled (true y) ∪ picked (ŷ).
-
-    A candidate's output is the ensemble mean ŷ. The labelled rows contribute their
-    true labels; a picked candidate has no label yet, so it joins with its predicted
-    ŷ (Wu, Lin & Huang 2019 label one point at a time; this is the batch version).
+    candidates: bool[P] rows that may be picked (the pool's mask).
+    labelled_mask: bool[N] which labelled rows count.
     """
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del key
-        pool_y = ensemble_mean(ctx, state, pool_x)
-        min_dist = nearest_distance(pool_y, state.labelled_y, valid_rows(state))
-        return greedy_picks(
-            k,
-            min_dist,
-            dist_to=lambda i: distance_to_row(pool_y, i),
-            score=lambda dist, remaining: dist,
-            candidates=pool_mask(pool_x, state),
-        )
+    def distance_to_labelled(*points):
+        product = None
+        for point, (_, labelled) in zip(points, spaces, strict=True):
+            distance = distances_to(labelled, point)
+            product = distance if product is None else product * distance
+        return jnp.min(jnp.where(labelled_mask, product, jnp.inf))
 
-    return select
+    def distance_to_pick(index):
+        product = None
+        for pool_points, _ in spaces:
+            distance = distances_to(pool_points, pool_points[index])
+            product = distance if product is None else product * distance
+        return product
+
+    labelled_size = sum(labelled.size for _, labelled in spaces)
+    min_dist = map_rows(
+        distance_to_labelled, tuple(p for p, _ in spaces), labelled_size
+    )
+    score = score or (lambda dist, remaining: dist)
+
+    def pick(i, carry):
+        min_dist, remaining, picks = carry
+        scores = jnp.where(remaining, score(min_dist, remaining), -jnp.inf)
+        index = jnp.argmax(scores).astype(jnp.int32)
+        min_dist = jnp.minimum(min_dist, distance_to_pick(index))
+        return min_dist, remaining.at[index].set(False), picks.at[i].set(index)
+
+    carry = (min_dist, candidates, jnp.zeros(k, jnp.int32))
+    return jax.lax.fori_loop(0, k, pick, carry)[2]
 
 
-def make_gsxy(ctx: Context):
-    """iGS / GSxy: greedy argmax of min over labelled ∪ picked of ‖x − xl‖ · ‖ŷ − yl‖.
+def greedy_method(spaces: Callable[[Context, Pool, AcqState], Sequence[Space]]):
+    """`make` of a greedy max-min method measuring distance in `spaces(ctx, pool,
+    state)`."""
 
-    ŷ is the ensemble mean; yl is the true label of a labelled row and the predicted
-    ŷ of a picked candidate (as in `gsy`). The product is taken per pair, then the
-    minimum, exactly iGS of Wu, Lin & Huang (2019). Distances come from
-    differences, a block of pool rows at a time (`jdal.metrics.map_rows`).
-    """
-
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        del key
-        pool_y = ensemble_mean(ctx, state, pool_x)
-        valid = valid_rows(state)
-
-        def min_product(x, y):
-            product = distances_to(state.labelled_x, x) * distances_to(
-                state.labelled_y, y
+    def make(ctx: Context) -> SelectFn:
+        def select(key: jax.Array, pool: Pool, state: AcqState, k: int):
+            del key
+            return greedy_max_min(
+                k, pool.mask, spaces(ctx, pool, state), state.labelled_mask
             )
-            return jnp.min(jnp.where(valid, product, jnp.inf))
 
-        labelled_size = state.labelled_x.size + state.labelled_y.size
-        return greedy_picks(
-            k,
-            map_rows(min_product, (pool_x, pool_y), labelled_size),
-            dist_to=lambda i: distance_to_row(pool_x, i) * distance_to_row(pool_y, i),
-            score=lambda dist, remaining: dist,
-            candidates=pool_mask(pool_x, state),
-        )
+        return select
 
-    return select
+    return make
 
 
-GSX = Acquisition(
-    name="gsx",
-    make=make_gsx,
-    description="GSx (Wu et al. 2019; core-set k-centre): greedy max-min distance in x",
+def x_space(ctx: Context, pool: Pool, state: AcqState) -> list[Space]:
+    """Input space: pool x against labelled x."""
+    return [(pool.x, state.labelled_x)]
+
+
+def y_space(ctx: Context, pool: Pool, state: AcqState) -> list[Space]:
+    """Output space: a candidate's predicted ŷ (ensemble mean) against the labelled
+    rows' true y; a picked candidate has no label yet, so it joins with its ŷ
+    (Wu, Lin & Huang label one point at a time; this is the batch version)."""
+    return [(ensemble_mean(ctx, state, pool.x), state.labelled_y)]
+
+
+def xy_space(ctx: Context, pool: Pool, state: AcqState) -> list[Space]:
+    """Both: the distance is ‖x − x'‖ · ‖ŷ − y'‖ per pair, then the minimum, exactly
+    iGS of Wu, Lin & Huang (2019)."""
+    return x_space(ctx, pool, state) + y_space(ctx, pool, state)
+
+
+GSX = register(
+    Acquisition(
+        name="gsx",
+        make=greedy_method(x_space),
+        description=(
+            "GSx (Wu et al. 2019; core-set k-centre): greedy max-min distance in x"
+        ),
+    )
 )
 
-GSY = Acquisition(
-    name="gsy",
-    make=make_gsy,
-    description="GSy (Wu et al. 2019): greedy max-min distance in predicted y",
+GSY = register(
+    Acquisition(
+        name="gsy",
+        make=greedy_method(y_space),
+        description="GSy (Wu et al. 2019): greedy max-min distance in predicted y",
+    )
 )
 
-GSXY = Acquisition(
-    name="gsxy",
-    make=make_gsxy,
-    description="iGS / GSxy (Wu et al. 2019): greedy max-min of ‖Δx‖·‖Δy‖",
+GSXY = register(
+    Acquisition(
+        name="gsxy",
+        make=greedy_method(xy_space),
+        description="iGS / GSxy (Wu et al. 2019): greedy max-min of ‖Δx‖·‖Δy‖",
+    )
 )

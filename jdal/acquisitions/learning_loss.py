@@ -11,8 +11,8 @@ first with last (the paper's `x - x.flip(0)` on a shuffled batch), n // 2 pairs;
 the order is the same for every member. The target loss l (the per-row MSE) is
 detached; the ranking loss per pair is max(0, margin − sign(l_i − l_j) ·
 (l̂_i − l̂_j)) (sign(0) counts as −1, as in the paper's code), averaged over pairs
-and multiplied by `cfg.ll_weight` (margin `cfg.ll_margin`, both 1). For the last
-`cfg.ll_detach_fraction` (40 %) of the gradient steps of each AL step, the head's
+and multiplied by `ll.weight` (margin `ll.margin`, both 1). For the last
+`ll.detach_fraction` (40 %) of the gradient steps of each AL step, the head's
 input is detached: the head keeps learning but sends no gradient into the backbone
 (the paper stops it after epoch 120 of 200).
 
@@ -27,8 +27,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
-from jdal.config import Config
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    Pool,
+    number_option,
+    register,
+    top_k_method,
+)
+from jdal.config import Config, OptionValue
 from jdal.models.ensemble import MemberHead
 from jdal.models.mlp import torch_dense
 from jdal.problems import Problem
@@ -84,46 +92,60 @@ def margin_ranking_loss(
     return jnp.sum(hinge * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def make_ll_head(problem: Problem, cfg: Config) -> MemberHead:
-    """The loss-prediction head as a `MemberHead` (init, loss)."""
+def make_ll_head(
+    problem: Problem, cfg: Config, options: dict[str, OptionValue]
+) -> MemberHead:
+    """The loss-prediction head as a `MemberHead` (init, loss), with its own detach
+    schedule: from gradient step round(S (1 − detach_fraction)) of the S steps of an
+    AL step on, the head sends no gradient into the backbone."""
     del problem
     module = LossHead()
+    detach_from = round(cfg.train_steps * (1.0 - options["detach_fraction"]))
 
     def init(key: jax.Array, feature_dim: int):
         return module.init(key, jnp.zeros((1, feature_dim), jnp.float32))
 
-    def loss(params, key, features, row_loss, mask, detach):
-        # detach is a traced 0/1 scalar: blend so the backbone gradient is (1 − detach).
+    def loss(params, key, step, features, row_loss, mask):
+        # A traced 0/1 blend, so the backbone gradient is (1 − detach).
+        detach = (step >= detach_from).astype(jnp.float32)
         features = detach * jax.lax.stop_gradient(features) + (1.0 - detach) * features
         predicted = module.apply(params, features)
         target = jax.lax.stop_gradient(row_loss)
         pairs = random_pairs(key, mask)
-        return cfg.ll_weight * margin_ranking_loss(
-            predicted, target, pairs, cfg.ll_margin
+        return options["weight"] * margin_ranking_loss(
+            predicted, target, pairs, options["margin"]
         )
 
     return MemberHead(init=init, loss=loss)
 
 
-def make_ll(ctx: Context):
-    """Top-k predicted loss, averaged over the members' loss heads."""
+def make_predicted_loss(ctx: Context):
+    """score(key, pool, state) -> f32[P]: predicted loss, mean over the members'
+    loss heads."""
     module = LossHead()
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+    def predicted_loss(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
         del key
-        _, features = ctx.ensemble.predict_with_features(state.ensemble, pool_x)
+        _, features = ctx.ensemble.predict_with_features(state.ensemble, pool.x)
         predicted = jax.vmap(module.apply)(state.ensemble.params["head"], features)
-        return top_k(jnp.mean(predicted, axis=0), k, pool_mask(pool_x, state))
+        return jnp.mean(predicted, axis=0)
 
-    return select
+    return predicted_loss
 
 
-LL = Acquisition(
-    name="ll",
-    make=make_ll,
-    description=(
-        "Learning loss (Yoo & Kweon 2019): top-k loss predicted by a head trained "
-        "with a margin ranking loss"
-    ),
-    make_head=make_ll_head,
+LL = register(
+    Acquisition(
+        name="ll",
+        make=top_k_method(make_predicted_loss),
+        description=(
+            "Learning loss (Yoo & Kweon 2019): top-k loss predicted by a head trained "
+            "with a margin ranking loss"
+        ),
+        options={
+            "margin": number_option(1.0, 0.0),
+            "weight": number_option(1.0, 0.0),
+            "detach_fraction": number_option(0.4, 0.0, 1.0),
+        },
+        make_head=make_ll_head,
+    )
 )

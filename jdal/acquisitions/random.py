@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import jax
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    Pool,
+    register,
+    top_k_method,
+)
 from jdal.rng import prefix_uniform
 
 
-def make_random(ctx: Context):
-    """k pool indices drawn uniformly without replacement."""
+def make_uniform_scores(ctx: Context):
+    """score(key, pool, state) -> f32[P] i.i.d. uniform: the k largest are a uniform
+    k-subset of the candidates. Per-row draws, so a padded pool picks what the
+    unpadded one would."""
     del ctx
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
-        # The k largest of i.i.d. uniform scores: a uniform k-subset. Per-row
-        # draws, so a padded pool picks what the unpadded one would.
-        scores = prefix_uniform(key, pool_x.shape[0])
-        return top_k(scores, k, pool_mask(pool_x, state))
+    def uniform_scores(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
+        del state
+        return prefix_uniform(key, pool.x.shape[0])
 
-    return select
+    return uniform_scores
 
 
-RANDOM = Acquisition(
-    name="random",
-    make=make_random,
-    description="Random sampling: k uniform points (ignores gamma)",
-    uses_pool=False,
+RANDOM = register(
+    Acquisition(
+        name="random",
+        make=top_k_method(make_uniform_scores),
+        description="Random sampling: k uniform points (ignores gamma)",
+        uses_pool=False,
+    )
 )

@@ -5,26 +5,35 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, pool_mask, top_k
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    Pool,
+    ensemble_mean,
+    register,
+    top_k_method,
+)
 
 
-def make_mse(ctx: Context):
-    """Top-k true squared error of the ensemble mean (labels the whole pool)."""
+def make_true_error(ctx: Context):
+    """score(key, pool, state) -> f32[P]: true squared error of the ensemble mean
+    (labels the whole pool)."""
     label = ctx.problem.label
-    predict = ctx.ensemble.predict
 
-    def select(key: jax.Array, pool_x: jax.Array, state: AcqState, k: int):
+    def true_error(key: jax.Array, pool: Pool, state: AcqState) -> jax.Array:
         del key
-        mean = jnp.mean(predict(state.ensemble, pool_x), axis=0)
-        error = jnp.mean(jnp.square(mean - label(pool_x)), axis=-1)
-        return top_k(error, k, pool_mask(pool_x, state))
+        error = ensemble_mean(ctx, state, pool.x) - label(pool.x)
+        return jnp.mean(jnp.square(error), axis=-1)
 
-    return select
+    return true_error
 
 
-MSE = Acquisition(
-    name="mse",
-    make=make_mse,
-    description="Oracle reference: top-k true squared error of the ensemble mean",
-    reference=True,
+MSE = register(
+    Acquisition(
+        name="mse",
+        make=top_k_method(make_true_error),
+        description="Oracle reference: top-k true squared error of the ensemble mean",
+        reference=True,
+    )
 )

@@ -7,19 +7,19 @@ ensemble's disagreement instead of drawn from a pool.
 - Start: k points uniform in [-1, 1]^d, drawn from the first of two keys split off
   the select key (the second draws the box fix-up below, so no key is reused).
 - Objective, minimised: the mean over the k points of
-  `-variance(x_i) + cfg.naqbc_box_penalty · Σ_j relu(|x_ij| − 1)`, where variance
+  `-variance(x_i) + naqbc.box_penalty · Σ_j relu(|x_ij| − 1)`, where variance
   is `member_variance` (population variance over members, mean over outputs). The
   penalty is linear (the spec's Σ ReLU(|x| − 1)): outside the box its gradient is
   a constant ±weight per coordinate however far the point has gone, and zero
   inside, where the ascent is free. Mean rather than sum over points only rescales
   the objective by 1/k; Adam is invariant to that rescaling up to its eps (1e-8,
   which matters only for gradients that small).
-- Optimiser: `optax.adam(cfg.naqbc_lr)` (0.005, PyTorch's defaults otherwise) for
-  `cfg.naqbc_steps` steps (1000 in `paper`). The points move independently:
+- Optimiser: `optax.adam(naqbc.lr)` (0.005, PyTorch's defaults otherwise) for
+  `naqbc.steps` steps (1000 in `paper`). The points move independently:
   prediction uses BatchNorm running averages, so a point's variance depends on that
   point only, and its gradient on nothing else.
 - Best iterate: the batch-mean variance of every iterate (the start points, each
-  intermediate one and the final one: naqbc_steps + 1 in all) is tracked, and the
+  intermediate one and the final one: naqbc.steps + 1 in all) is tracked, and the
   iterate with the highest one is kept (the first on ties). It is carried in the
   scan, so memory stays O(k d) whatever the number of steps.
 - Box fix-up: a coordinate of the kept iterate outside [-1, 1] is put back just
@@ -40,7 +40,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jdal.acquisitions.base import AcqState, Acquisition, Context, member_variance
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    integer_option,
+    member_variance,
+    number_option,
+    register,
+)
 
 # The box fix-up puts an escaped coordinate within this distance of the boundary.
 BOX_MARGIN = 0.005
@@ -111,13 +119,13 @@ def synthesise(
 
 
 def make_naqbc(ctx: Context):
-    """k points from `naqbc_steps` Adam ascent steps on the ensemble variance."""
+    """k points from `naqbc.steps` Adam ascent steps on the ensemble variance."""
     predict = ctx.ensemble.predict
-    cfg = ctx.cfg
+    options = ctx.options
     dim_x = ctx.problem.dim_x
 
-    def select(key: jax.Array, pool_x: None, state: AcqState, k: int):
-        del pool_x
+    def select(key: jax.Array, pool: None, state: AcqState, k: int):
+        del pool
 
         def variance_fn(x):
             return member_variance(predict(state.ensemble, x))
@@ -127,21 +135,28 @@ def make_naqbc(ctx: Context):
             variance_fn,
             k,
             dim_x,
-            cfg.naqbc_steps,
-            cfg.naqbc_lr,
-            cfg.naqbc_box_penalty,
+            options["steps"],
+            options["lr"],
+            options["box_penalty"],
         )
 
     return select
 
 
-NAQBC = Acquisition(
-    name="naqbc",
-    make=make_naqbc,
-    description=(
-        "NA-QBC (Ren et al. 2022): query synthesis by Adam ascent on ensemble "
-        "variance from k uniform points, linear box penalty, best iterate kept"
-    ),
-    returns_points=True,
-    uses_pool=False,
+NAQBC = register(
+    Acquisition(
+        name="naqbc",
+        make=make_naqbc,
+        description=(
+            "NA-QBC (Ren et al. 2022): query synthesis by Adam ascent on ensemble "
+            "variance from k uniform points, linear box penalty, best iterate kept"
+        ),
+        options={
+            "steps": integer_option(1000, 0),
+            "lr": number_option(0.005, 0.0),
+            "box_penalty": number_option(1.0, 0.0),
+        },
+        returns_points=True,
+        uses_pool=False,
+    )
 )

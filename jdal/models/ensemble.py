@@ -41,9 +41,10 @@ class MemberHead(NamedTuple):
     """A per-member head trained jointly with its member (added to the member loss).
 
     init: (key, feature_dim) -> params.
-    loss: (params, key, features f32[n, h], row_loss f32[n], mask bool[n],
-      detach f32[]) -> f32[]; `key` is fresh at every gradient step (the same for
-      every member); `detach` is 1.0 when the gradient into the backbone must stop.
+    loss: (params, key, step int32[], features f32[n, h], row_loss f32[n],
+      mask bool[n]) -> f32[]; `key` is fresh at every gradient step (the same for
+      every member); `step` is the gradient step within the AL step, so the head
+      can follow its own schedule (e.g. stop its gradient into the backbone).
     """
 
     init: Callable[[jax.Array, int], Params]
@@ -243,7 +244,6 @@ def make_ensemble(
         cfg.plateau_threshold,
     )
     feature_dim = module.hidden[-1]
-    detach_from = round(cfg.train_steps * (1.0 - cfg.ll_detach_fraction))
 
     def init_member(key: jax.Array) -> tuple[Params, Params]:
         key_mlp, key_head = jax.random.split(key)
@@ -276,7 +276,7 @@ def make_ensemble(
     def predict(state: EnsembleState, x: jax.Array) -> jax.Array:
         return predict_with_features(state, x)[0]
 
-    def member_loss(params, batch_stats, key, x, y, mask, detach):
+    def member_loss(params, batch_stats, key, step, x, y, mask):
         variables = {"params": params["mlp"], "batch_stats": batch_stats}
         (pred, features), updates = module.apply(
             variables, x, train=True, mask=mask, mutable=["batch_stats"]
@@ -286,13 +286,13 @@ def make_ensemble(
         mse = jnp.sum(row_loss * weight) / jnp.maximum(jnp.sum(weight), 1.0)
         head_loss = jnp.float32(0.0)
         if head is not None:
-            head_loss = head.loss(params["head"], key, features, row_loss, mask, detach)
+            head_loss = head.loss(params["head"], key, step, features, row_loss, mask)
         return mse + head_loss, (mse, head_loss, updates["batch_stats"])
 
-    def joint_loss(params, batch_stats, key, x, y, mask, detach):
+    def joint_loss(params, batch_stats, key, step, x, y, mask):
         """Mean over members of the member losses (all members see the same rows)."""
         losses, aux = jax.vmap(member_loss, in_axes=(0, 0) + (None,) * 5)(
-            params, batch_stats, key, x, y, mask, detach
+            params, batch_stats, key, step, x, y, mask
         )
         return jnp.mean(losses), aux
 
@@ -322,10 +322,9 @@ def make_ensemble(
             )
             rows, mask = minibatch(key_batch, capacity, n_valid, batch_size)
             xb, yb = x[rows], y[rows]
-            detach = (step >= detach_from).astype(jnp.float32)
             grad_fn = jax.value_and_grad(joint_loss, has_aux=True)
             (_, (mse, head_loss, batch_stats)), grads = grad_fn(
-                carry.params, carry.batch_stats, key_head, xb, yb, mask, detach
+                carry.params, carry.batch_stats, key_head, step, xb, yb, mask
             )
             updates, opt_state = optimizer.update(
                 grads, carry.opt_state, carry.params, value=carry.last_loss
