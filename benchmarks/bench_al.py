@@ -155,7 +155,9 @@ def main(argv=None) -> None:
         help="two comma-separated FIELD=VALUE lists, timed alternately",
     )
     parser.add_argument("--out", default=None)
+    jdal.compile_cache.add_flag(parser)
     args = parser.parse_args(argv)
+    compile_cache = jdal.compile_cache.enable(args.compilation_cache)
 
     base = jconfig.preset(
         args.preset,
@@ -169,6 +171,7 @@ def main(argv=None) -> None:
         base = base.replace(steps=args.steps).validate()
 
     report = dict(
+        compilation_cache=None if compile_cache is None else str(compile_cache),
         problem=args.problem,
         method=args.method,
         preset=args.preset,

@@ -3,8 +3,8 @@
     python benchmarks/gamma_grid.py --problem robo --method qbc --preset smoke
     python benchmarks/gamma_grid.py --problem robo --method gsx --preset paper --steps 2
 
-Times, in one process: (a) every γ as its own compiled call (`make_batched_run`),
-(b) the whole grid as one (`make_gamma_grid_batch`); compile and run apart. Also
+Times, in one process: (a) every γ as its own compiled call (`jdal.parallel.Runner`),
+(b) the whole grid as one (`jdal.parallel.GridRunner`); compile and run apart. Also
 compares what they compute: the largest relative MSE difference and how many runs
 and steps picked the same batches (float rounding differs between batch shapes and
 can flip a near-tied pick, after which that run differs). Results go to
@@ -26,7 +26,7 @@ import numpy as np
 import jdal
 from jdal import config as jconfig
 from jdal import results
-from jdal.parallel import make_batched_run, make_gamma_grid_batch
+from jdal.parallel import GridRunner, Runner
 
 
 def timed(fn):
@@ -50,7 +50,9 @@ def main(argv=None) -> None:
         help="see jdal.parallel",
     )
     parser.add_argument("--out", default=None)
+    jdal.compile_cache.add_flag(parser)
     args = parser.parse_args(argv)
+    compile_cache = jdal.compile_cache.enable(args.compilation_cache)
     gammas = [int(g) for g in args.gammas.split(",")]
     cfg = jconfig.preset(args.preset, problem=args.problem, method=args.method)
     if args.steps is not None:
@@ -60,7 +62,7 @@ def main(argv=None) -> None:
     separate = {"compile_s": 0.0, "run_s": 0.0}
     curves, picks = [], []
     for gamma in gammas:
-        runner = make_batched_run(cfg.replace(gamma=gamma).validate(), lanes=args.lanes)
+        runner = Runner(jdal.make_run(cfg.replace(gamma=gamma)), lanes=args.lanes)
         _, seconds = timed(lambda runner=runner: runner.compile(keys))
         separate["compile_s"] += seconds
         out, seconds = timed(lambda runner=runner: runner(keys))
@@ -68,7 +70,7 @@ def main(argv=None) -> None:
         curves.append(np.asarray(out.mse))
         picks.append(np.sort(np.asarray(out.picked_x), axis=2))
 
-    grid = make_gamma_grid_batch(cfg, gammas, lanes=args.lanes)
+    grid = GridRunner(cfg, gammas, lanes=args.lanes)
     _, grid_compile = timed(lambda: grid.compile(keys))
     out, grid_run = timed(lambda: grid(keys))
     grid_mse = np.asarray(out.mse)
@@ -85,19 +87,20 @@ def main(argv=None) -> None:
     )
 
     report = dict(
+        compilation_cache=None if compile_cache is None else str(compile_cache),
         problem=args.problem,
         method=args.method,
         preset=args.preset,
         gammas=gammas,
         seeds=args.seeds,
         steps=cfg.steps,
-        lanes=grid.runner.lanes,
+        lanes=grid.lanes,
         separate=separate,
         grid=dict(
             compile_s=grid_compile,
             run_s=grid_run,
-            chunk_size=grid.runner.chunk_size,
-            program_bytes=grid.runner.program_bytes,
+            chunk_size=grid.chunk_size,
+            program_bytes=grid.program_bytes,
         ),
         compile_ratio_grid_over_separate=grid_compile / separate["compile_s"],
         run_ratio_grid_over_separate=grid_run / separate["run_s"],
@@ -116,7 +119,7 @@ def main(argv=None) -> None:
     out_path = Path(
         args.out
         or f"benchmarks/results/gamma_grid_{args.problem}_{args.method}_"
-        f"{args.preset}_{grid.runner.lanes}.json"
+        f"{args.preset}_{grid.lanes}.json"
     )
     results.write_json(out_path, report)
     print(json.dumps(report, indent=2))

@@ -44,7 +44,9 @@ def main(argv=None) -> None:
         help="comma-separated (default every registered method); random is added",
     )
     parser.add_argument("--out", default=None)
+    jdal.compile_cache.add_flag(parser)
     args = parser.parse_args(argv)
+    compile_cache = jdal.compile_cache.enable(args.compilation_cache)
     methods = args.methods.split(",") if args.methods else jdal.acquisitions.names()
     for method in methods:
         jdal.acquisitions.get(method)  # clear error for an unknown name
@@ -92,6 +94,7 @@ def main(argv=None) -> None:
             ratio_to_random=step / random_step,
         )
     report = dict(
+        compilation_cache=None if compile_cache is None else str(compile_cache),
         problem=args.problem,
         gamma=args.gamma,
         preset=args.preset,

@@ -23,11 +23,11 @@ import numpy as np
 import jdal
 from jdal import config as jconfig
 from jdal import metrics, results
-from jdal.parallel import make_batched_run
+from jdal.parallel import Runner
 
 
 def run_cell(cfg, seeds):
-    result = make_batched_run(cfg)(jdal.seed_keys(seeds))
+    result = Runner(jdal.make_run(cfg))(jdal.seed_keys(seeds))
     return np.asarray(result.mse), np.asarray(result.n_labelled[0])
 
 
@@ -40,7 +40,9 @@ def main(argv=None) -> None:
     parser.add_argument("--gamma", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", default="benchmarks/results/precision_study.json")
+    jdal.compile_cache.add_flag(parser)
     args = parser.parse_args(argv)
+    jdal.compile_cache.enable(args.compilation_cache)
     seeds = list(range(args.seeds))
     precisions = args.precisions.split(",")
     rows = []

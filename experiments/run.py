@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import _common
-import matplotlib.pyplot as plt
+from shell import cells, flags, plots, tables
 from tqdm import tqdm
+
+from jdal import acquisitions, metrics, parallel, problems, results
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,34 +31,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--problem",
         required=True,
-        choices=_common.problem_names(),
+        choices=problems.names(),
         help="benchmark problem",
     )
     parser.add_argument(
         "--gamma",
-        type=_common.positive_int,
+        type=flags.positive_int,
         required=True,
         help="pool ratio γ = pool size / k (integer >= 1)",
     )
     parser.add_argument(
         "--methods",
-        type=_common.name_list("method", _common.method_names),
+        type=flags.name_list("method", acquisitions.names),
         default=None,
         help="comma-separated methods (default: every registered one; "
-        f"now {','.join(_common.method_names())})",
+        f"now {','.join(acquisitions.names())})",
     )
-    _common.add_config_flags(parser, default_out="results/run")
+    flags.add_config_flags(parser, default_out="results/run")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    flags.enable_compilation_cache(args)
     start = time.perf_counter()
-    requested = args.methods or _common.method_names()
-    methods = _common.method_order(set(requested) | {"random"})
+    requested = args.methods or acquisitions.names()
+    methods = tables.method_order(set(requested) | {"random"})
     configs = {
-        method: _common.make_config(parser, args, args.problem, method, args.gamma)
+        method: flags.make_config(parser, args, args.problem, method, args.gamma)
         for method in methods
     }
     seeds = list(range(args.seeds))
@@ -66,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         with tqdm(methods, desc=f"{args.problem} γ={args.gamma}", unit="method") as bar:
             for method in bar:
                 bar.set_postfix_str(method)
-                outcomes[method] = _common.ensure_cell(
+                outcomes[method] = cells.ensure_cell(
                     args.out,
                     configs[method],
                     seeds,
                     tqdm.write,
                     args.lanes,
                 )
-    except _common.NonFiniteLabelsError as error:
+    except (cells.NonFiniteLabelsError, parallel.RunTooLargeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
@@ -82,19 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{args.problem}, γ = {args.gamma}, preset {args.preset}: "
         f"{len(seeds)} seeds, N0 = {cfg.n_initial}, k = {cfg.k}, T = {cfg.steps} "
-        f"(n = {cfg.n_initial}..{cfg.n_final}), {cfg.train_steps} gradient steps"
+        f"(n = {cfg.n_initial}..{cfg.n_final}), {cfg.train_steps} gradient steps\n"
+        f"devices: {results.describe_device()}"
     )
     rows, reference_rows = [], []
-    random_step_s = _common.seconds_per_step(baseline)
+    random_step_s = tables.seconds_per_step(baseline)
     for method in methods:
         outcome = outcomes[method]
-        scored = _common.score(outcome.cell, baseline)
+        scored = metrics.score(outcome.cell, baseline)
         low, high = scored.nauc_per_seed.min(), scored.nauc_per_seed.max()
-        step_s = _common.seconds_per_step(outcome.cell)
+        step_s = tables.seconds_per_step(outcome.cell)
         mean, std = scored.final_mse_mean, scored.final_mse_std
         row = [
-            _common.method_label(method, scored.reference),
-            f"{_common.fmt(mean)} ± {_common.fmt(std)}",
+            tables.method_label(method, scored.reference),
+            f"{tables.fmt(mean)} ± {tables.fmt(std)}",
             f"{scored.nauc:.3f} [{low:.3f}, {high:.3f}]",
             f"{scored.ndiv:.3f}",
             f"{outcome.cell.meta.get('timing', {}).get('compile_s', float('nan')):.1f}",
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "cell",
     ]
     table_rows = rows + ([None, *reference_rows] if reference_rows else [])
-    print(_common.format_table(headers, table_rows))
+    print(tables.format_table(headers, table_rows))
     print(
         "nAUC: area under the seed-mean MSE curve / random's (< 1 beats random); "
         "nDiv: batch diversity / random's (well below 1: mode collapse); "
@@ -122,14 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         "from random's (cells computed on another machine or under load differ)."
     )
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    _common.plot_mse_curves(
-        ax,
+    (plot,) = plots.curves_figure(
         [outcome.cell for outcome in outcomes.values()],
         f"{args.problem}, pool ratio γ = {args.gamma} ({args.preset} preset)",
+        Path(args.out) / f"{args.problem}_gamma{args.gamma}_mse",
+        size=(6.4, 4.4),
     )
-    stem = Path(args.out) / f"{args.problem}_gamma{args.gamma}_mse"
-    (plot,) = _common.save_figure(fig, stem, ("png",))
     ran = sum(outcome.ran for outcome in outcomes.values())
     print(
         f"cells: {ran} computed, {len(outcomes) - ran} reused, under {args.out}; "

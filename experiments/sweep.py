@@ -11,7 +11,7 @@ kill -9) resumes with every finished cell intact: run the same command again.
 
 With `--gamma-grid on` (the default, except with vmap lanes on a CPU) every γ of a
 (problem, method) is computed in one compiled call (the γ × seed grid,
-`jdal.parallel.make_gamma_grid_batch`): one compile instead of one per γ. Its cells
+`jdal.parallel.GridRunner`): one compile instead of one per γ. Its cells
 are saved together when the call returns, so an interruption loses at most that
 group's work. `off` computes cell by cell.
 """
@@ -22,11 +22,11 @@ import argparse
 import sys
 import time
 
-import _common
 import jax
+from shell import cells, flags, tables
 from tqdm import tqdm
 
-from jdal import config, parallel, results
+from jdal import acquisitions, config, parallel, problems, results
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,21 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--problems",
-        type=_common.name_list("problem", _common.problem_names),
+        type=flags.name_list("problem", problems.names),
         default=None,
-        help="comma-separated problems (default all: "
-        f"{','.join(_common.problem_names())})",
+        help=f"comma-separated problems (default all: {','.join(problems.names())})",
     )
     parser.add_argument(
         "--methods",
-        type=_common.name_list("method", _common.method_names),
+        type=flags.name_list("method", acquisitions.names),
         default=None,
         help="comma-separated methods (default every registered one; random is "
         "always added)",
     )
     parser.add_argument(
         "--gammas",
-        type=_common.int_list,
+        type=flags.int_list,
         default=list(config.GAMMAS),
         help="comma-separated pool ratios, integers >= 1 (default "
         f"{','.join(map(str, config.GAMMAS))})",
@@ -63,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "one call per γ (off); auto (default): on, except with vmap lanes on a "
         "CPU, where the padded grid measured slower",
     )
-    _common.add_config_flags(parser, default_out="results/sweep")
+    flags.add_config_flags(parser, default_out="results/sweep")
     return parser
 
 
@@ -71,60 +70,58 @@ def plan(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> list[config.Config]:
     """Every cell config; gamma-free methods once per problem (validated up front)."""
-    problems = args.problems or _common.problem_names()
-    methods = _common.method_order(
-        set(args.methods or _common.method_names()) | {"random"}
+    methods = tables.method_order(
+        set(args.methods or acquisitions.names()) | {"random"}
     )
-    cells: dict[tuple, config.Config] = {}
-    for problem in problems:
+    cfgs = []
+    for problem in args.problems or problems.names():
         for method in methods:
-            gammas = args.gammas if results.uses_pool(method) else args.gammas[:1]
-            for gamma in gammas:
-                cfg = _common.make_config(parser, args, problem, method, gamma)
-                cells[(problem, method, cfg.gamma)] = cfg
-    return list(cells.values())
+            uses_pool = acquisitions.get(method).uses_pool
+            for gamma in args.gammas if uses_pool else [None]:
+                cfgs.append(flags.make_config(parser, args, problem, method, gamma))
+    return cfgs
 
 
 def use_gamma_grid(choice: str, lanes: str) -> bool:
-    """--gamma-grid: auto is on, except with vectorised lanes on a CPU. On the 2-core
-    CPU (quick robo qbc, γ = 2..64, benchmarks/gamma_grid.py) the grid took 0.84x the
-    time of one call per γ with map lanes, but 1.16x with vmap lanes."""
+    """--gamma-grid: auto is on, except with vectorised lanes on a CPU, where the
+    padded grid measured slower than one call per γ (README, Benchmarks)."""
     if choice != "auto":
         return choice == "on"
     resolved = parallel.resolve_lanes(lanes, jax.local_device_count())
     return not (jax.default_backend() == "cpu" and resolved == "vmap")
 
 
-def groups(cells: list[config.Config], gamma_grid: bool) -> list[list[config.Config]]:
-    """Cells computed together: with `gamma_grid`, every γ of a (problem, method)
-    that uses the pool in one compiled call; otherwise one cell at a time."""
+def groups(cfgs: list[config.Config], gamma_grid: bool) -> list[list[config.Config]]:
+    """Cells computed together: with `gamma_grid`, every γ of a (problem, method) in
+    one compiled call (a method that ignores γ has one cell); else one by one."""
     if not gamma_grid:
-        return [[cfg] for cfg in cells]
+        return [[cfg] for cfg in cfgs]
     grouped: dict[tuple, list[config.Config]] = {}
-    for cfg in cells:
-        if results.uses_pool(cfg.method):
-            grouped.setdefault((cfg.problem, cfg.method), []).append(cfg)
-        else:
-            grouped[(cfg.problem, cfg.method, cfg.gamma)] = [cfg]
+    for cfg in cfgs:
+        grouped.setdefault((cfg.problem, cfg.method), []).append(cfg)
     return list(grouped.values())
 
 
-def cell_name(cfg: config.Config) -> str:
-    gamma = f"γ={cfg.gamma}" if results.uses_pool(cfg.method) else "γ any"
-    return f"{cfg.problem}/{cfg.method}/{gamma}"
+def group_name(group: list[config.Config]) -> str:
+    """`problem/method/γ=2,8`, or `γ any` for a method that ignores γ."""
+    first = group[0]
+    gammas = ",".join(str(cfg.gamma) for cfg in group)
+    gammas = "γ any" if first.gamma is None else f"γ={gammas}"
+    return f"{first.problem}/{first.method}/{gammas}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    flags.enable_compilation_cache(args)
     start = time.perf_counter()
-    cells = plan(parser, args)
+    cfgs = plan(parser, args)
     seeds = list(range(args.seeds))
-    found = [results.inspect_cell(args.out, cfg, seeds) for cfg in cells]
-    todo = [cfg for cfg, f in zip(cells, found, strict=True) if f.status != "done"]
+    found = [results.inspect_cell(args.out, cfg, seeds) for cfg in cfgs]
+    todo = [cfg for cfg, f in zip(cfgs, found, strict=True) if f.status != "done"]
     counts = {s: sum(f.status == s for f in found) for s in results.STATUSES}
     print(
-        f"{len(cells)} cells under {args.out}: {counts['done']} done (skipped), "
+        f"{len(cfgs)} cells under {args.out}: {counts['done']} done (skipped), "
         f"{counts['missing']} missing, {counts['stale']} stale (config changed), "
         f"{counts['corrupt']} corrupt"
     )
@@ -137,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ran, skipped = 0, counts["done"]
     try:
         with tqdm(
-            total=len(cells), initial=counts["done"], desc="cells", unit="cell"
+            total=len(cfgs), initial=counts["done"], desc="cells", unit="cell"
         ) as bar:
             grid = use_gamma_grid(args.gamma_grid, args.lanes)
             for group in groups(todo, grid):
@@ -149,16 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 skipped += len(group) - len(pending)
                 bar.update(len(group) - len(pending))
-                if len(pending) > 1:
-                    first = pending[0]
-                    gammas = ",".join(str(cfg.gamma) for cfg in pending)
-                    bar.set_postfix_str(f"{first.problem}/{first.method}/γ={gammas}")
-                    computed = _common.run_gamma_grid(pending, seeds, args.lanes)
-                elif pending:
-                    bar.set_postfix_str(cell_name(pending[0]))
-                    computed = [_common.run_cell(pending[0], seeds, args.lanes)]
-                else:
-                    computed = []
+                if not pending:
+                    continue
+                bar.set_postfix_str(group_name(pending))
+                computed = cells.compute_cells(pending, seeds, args.lanes)
                 for cfg, (arrays, meta) in zip(pending, computed, strict=True):
                     results.save_cell(args.out, cfg, arrays, meta)
                     ran += 1
@@ -170,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except _common.NonFiniteLabelsError as error:
+    except (cells.NonFiniteLabelsError, parallel.RunTooLargeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     wall = time.perf_counter() - start
     print(
-        f"ran {ran} cells, skipped {skipped} (already done) of {len(cells)} "
+        f"ran {ran} cells, skipped {skipped} (already done) of {len(cfgs)} "
         f"in {wall:.1f} s; results in {args.out}"
     )
     return 0

@@ -14,7 +14,7 @@ first use, so host code that only reads results (`jdal.results`, `jdal.metrics`,
 
 import importlib
 
-from jdal import config, metrics, problems, results
+from jdal import compile_cache, config, metrics, problems, results
 from jdal.config import Config
 
 __version__ = "0.1.0"
@@ -47,6 +47,7 @@ __all__ = [
     "Config",
     "RunResult",
     "acquisitions",
+    "compile_cache",
     "config",
     "make_ensemble",
     "make_grid_run",

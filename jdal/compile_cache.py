@@ -41,3 +41,14 @@ def enable(where: str | os.PathLike | None = None) -> Path | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return folder
+
+
+def add_flag(parser) -> None:
+    """Adds `--compilation-cache DIR|off` to an argparse parser (see `enable`)."""
+    parser.add_argument(
+        "--compilation-cache",
+        metavar="DIR|off",
+        default=None,
+        help="JAX's persistent compilation cache: a folder, or 'off' (default: "
+        f"${ENV_VAR}, else {default_dir()})",
+    )

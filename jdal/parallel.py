@@ -193,6 +193,9 @@ class Runner:
 
     def compile(self, *args: jax.Array) -> None:
         """Compiles for these arguments' run-axis length (and picks the chunk size)."""
+        self._compile(*args)
+
+    def _compile(self, *args: jax.Array) -> None:
         n_runs = args[0].shape[0]
         lanes = self._round_up(min(n_runs, self.chunk_size or n_runs))
         compiled, used = self._lower(args, lanes)
@@ -222,7 +225,7 @@ class Runner:
         """RunResult with leaves [R, ...] for lane arguments with leading axis R."""
         n_runs = args[0].shape[0]
         if self._compiled is None:
-            self.compile(*args)
+            self._compile(*args)
         lanes = self._compiled_lanes
         outputs = []
         for start in range(0, n_runs, lanes):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jdal import acquisitions, config, make_run, problems
-from jdal.acquisitions import AcqState, Context
+from jdal.acquisitions import AcqState, Context, Pool, full_pool
 from jdal.acquisitions.bald import make_bald_side, make_dropout_mlp
 from jdal.acquisitions.committee import knn_density
 from jdal.acquisitions.emoc import emoc_scores
@@ -46,44 +46,51 @@ def build_ensemble(method, problem_name="robo", **changes):
         problem=problem_name, method=method, n_members=3, max_width=16, k=K, gamma=5
     )
     cfg = config.smoke(**{**settings, "train_steps": 30, **changes})
-    head = None if acq.make_head is None else acq.make_head(problem, cfg)
-    side = None if acq.make_side is None else acq.make_side(problem, cfg)
+    extras = (problem, cfg, acq.resolve_options(cfg.options))
+    head = None if acq.make_head is None else acq.make_head(*extras)
+    side = None if acq.make_side is None else acq.make_side(*extras)
     return problem, cfg, make_ensemble(problem, cfg, head=head, side=side)
+
+
+def context(problem, cfg, ensemble):
+    """The Context of cfg.method: its options resolved."""
+    options = acquisitions.get(cfg.method).resolve_options(cfg.options)
+    return Context(problem, cfg, ensemble, options)
 
 
 def train_on_uniform(problem, cfg, ensemble, seed, n_rows, n_valid, n_pool):
     """Trains `ensemble` on n_valid of n_rows uniform labelled rows: (AcqState,
-    Context, a uniform pool f32[n_pool, d])."""
+    Context, a uniform `Pool` of n_pool rows)."""
     key_x, key_model, key_train, key_pool = jax.random.split(jax.random.key(seed), 4)
     x = uniform(key_x, n_rows, problem.dim_x)
     y = problem.label(x)
     state = ensemble.init(key_model)
     state, _ = jax.jit(ensemble.train)(key_train, state, x, y, n_valid)
     acq_state = AcqState(x, y, jnp.int32(n_valid), state)
-    pool_x = uniform(key_pool, n_pool, problem.dim_x)
-    return acq_state, Context(problem, cfg, ensemble), pool_x
+    pool = full_pool(uniform(key_pool, n_pool, problem.dim_x))
+    return acq_state, context(problem, cfg, ensemble), pool
 
 
 @functools.cache
 def trained_setup(method):
-    """(select, pool_x or None, AcqState, Context) on robo, 20 of 32 rows labelled."""
+    """(select, Pool or None, AcqState, Context) on robo, 20 of 32 rows labelled."""
     problem, cfg, ensemble = build_ensemble(method)
-    acq_state, ctx, pool_x = train_on_uniform(
+    acq_state, ctx, pool = train_on_uniform(
         problem, cfg, ensemble, seed=7, n_rows=32, n_valid=20, n_pool=POOL_SIZE
     )
     acq = acquisitions.get(method)
-    pool_x = None if acq.returns_points else pool_x
-    return acq.make(ctx), pool_x, acq_state, ctx
+    pool = None if acq.returns_points else pool
+    return acq.make(ctx), pool, acq_state, ctx
 
 
-def check_output(method, out, pool_x, dim_x):
+def check_output(method, out, pool, dim_x):
     out = np.asarray(out)
     if acquisitions.get(method).returns_points:
         assert out.shape == (K, dim_x) and out.dtype == np.float32
         assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1.0)
     else:
         assert out.shape == (K,) and out.dtype == np.int32
-        assert np.all((out >= 0) & (out < pool_x.shape[0]))
+        assert np.all((out >= 0) & (out < pool.x.shape[0]))
         assert len(set(out.tolist())) == K
 
 
@@ -98,11 +105,15 @@ def assert_same_output(method, a, b):
 # The contract, for every registered method.
 
 
+BUILT_IN = [
+    "random", "gsx", "gsy", "gsxy", "qbc", "qbc_div", "qbc_div_den",
+    "bald", "emoc", "ll", "naqbc",
+]  # fmt: skip
+
+
 def test_registry_order_and_entries():
-    assert METHODS == [
-        "random", "gsx", "gsy", "gsxy", "qbc", "qbc_div", "qbc_div_den",
-        "bald", "emoc", "ll", "naqbc", "mse",
-    ]  # fmt: skip
+    """The study's methods in its order, then any added module's, references last."""
+    assert METHODS[: len(BUILT_IN)] == BUILT_IN and METHODS[-1] == "mse"
     assert acquisitions.names(include_references=False) == METHODS[:-1]
     assert acquisitions.get("mse").reference
     assert acquisitions.get("naqbc").returns_points
@@ -153,16 +164,16 @@ POOL_METHODS = [m for m in METHODS if not acquisitions.get(m).returns_points]
 
 @pytest.mark.parametrize("method", POOL_METHODS)
 def test_padded_pool_picks_like_the_plain_pool(method, key):
-    """A γ grid pads every pool to the largest γ and sets `pool_size`: a method must
-    pick among the first pool_size rows only, exactly what it picks without them."""
-    select, pool_x, state, _ = trained_setup(method)
-    extra = uniform(jax.random.key(11), 3 * POOL_SIZE, pool_x.shape[1])
-    padded_x = jnp.concatenate([pool_x, extra])
-    padded_state = state._replace(pool_size=jnp.int32(POOL_SIZE))
+    """A γ grid pads every pool to the largest γ and masks the padding: a method
+    must pick among the masked-in rows only, exactly what it picks without them."""
+    select, pool, state, _ = trained_setup(method)
+    extra = uniform(jax.random.key(11), 3 * POOL_SIZE, pool.x.shape[1])
+    padded_x = jnp.concatenate([pool.x, extra])
+    padded = Pool(padded_x, jnp.arange(padded_x.shape[0]) < POOL_SIZE)
     jitted = jax.jit(select, static_argnums=3)
-    padded = np.asarray(jitted(key, padded_x, padded_state, K))
+    padded = np.asarray(jitted(key, padded, state, K))
     assert np.all(padded < POOL_SIZE), padded
-    plain = np.asarray(jitted(key, pool_x, state, K))
+    plain = np.asarray(jitted(key, pool, state, K))
     np.testing.assert_array_equal(np.sort(padded), np.sort(plain))
 
 
@@ -186,7 +197,7 @@ def fake_context(pool_x, means, spreads, problem_name="robo", **changes):
 
     ensemble = Ensemble(None, 3, 0, 0.0, None, predict, None, None)
     cfg = config.smoke(problem=problem_name, **changes)
-    return Context(problems.get(problem_name), cfg, ensemble)
+    return Context(problems.get(problem_name), cfg, ensemble, {})
 
 
 def labelled(x, y, capacity=8):
@@ -201,8 +212,11 @@ def labelled(x, y, capacity=8):
 
 
 def pick(method, ctx, pool_x, state, k):
-    select = acquisitions.get(method).make(ctx)
-    return np.asarray(jax.jit(select, static_argnums=3)(None, pool_x, state, k))
+    """The picks of `method` on a full pool, its options resolved from ctx.cfg."""
+    acq = acquisitions.get(method)
+    select = acq.make(ctx._replace(options=acq.resolve_options(ctx.cfg.options)))
+    pool = full_pool(pool_x)
+    return np.asarray(jax.jit(select, static_argnums=3)(None, pool, state, k))
 
 
 def test_gsx_picks_farthest_from_labelled_first():
@@ -269,14 +283,14 @@ def test_qbc_div_spreads_its_batch_where_qbc_collapses():
 
 def test_knn_density_against_brute_force():
     pool_x = uniform(jax.random.key(4), 30, 3)
-    got = knn_density(pool_x, 10)
+    got = knn_density(full_pool(pool_x), 10)
     d = np.linalg.norm(pool_x[:, None] - pool_x[None], axis=-1)
     np.fill_diagonal(d, np.inf)
     want = np.mean(1.0 / (1.0 + np.sort(d, axis=1)[:, :10]), axis=1)
     np.testing.assert_allclose(got, want, rtol=1e-5)
     # High in dense regions: a tight cluster beats isolated points.
     crowd = jnp.concatenate([0.01 * pool_x[:12], pool_x[12:]])
-    dens = knn_density(crowd, 10)
+    dens = knn_density(full_pool(crowd), 10)
     assert float(jnp.min(dens[:12])) > float(jnp.max(dens[12:]))
 
 
@@ -382,10 +396,10 @@ def test_naqbc_ascends_ensemble_variance():
     _, _, state, ctx = trained_setup("naqbc")
     naqbc = acquisitions.get("naqbc")
     key = jax.random.key(9)
-    start = naqbc.make(ctx._replace(cfg=ctx.cfg.replace(naqbc_steps=0)))
+    start = naqbc.make(ctx._replace(options={**ctx.options, "steps": 0}))
     x0 = start(key, None, state, 16)
     np.testing.assert_allclose(x0, uniform(jax.random.split(key)[0], 16, 4))
-    moved = naqbc.make(ctx._replace(cfg=ctx.cfg.replace(naqbc_steps=100)))
+    moved = naqbc.make(ctx._replace(options={**ctx.options, "steps": 100}))
     x = moved(key, None, state, 16)
     assert np.all(np.abs(x) <= 1.0)
     assert mean_variance(ctx, state, x) > 1.5 * mean_variance(ctx, state, x0)
@@ -412,7 +426,7 @@ def test_bald_side_model_trains():
     assert windows[-1] < 0.75 * windows[0], windows
     # ...and so does the side net's plain (dropout off) error on fresh points.
     problem, cfg, ensemble = build_ensemble("bald", max_width=None)
-    module = make_dropout_mlp(problem, cfg)
+    module = make_dropout_mlp(problem, cfg, 0.5)
     x = uniform(jax.random.key(5), 256, 4)
     init = ensemble.init(jax.random.split(jax.random.key(8), 3)[1])
 
@@ -429,7 +443,9 @@ def test_bald_side_model_trains():
 
 def test_bald_side_widths_follow_the_problem():
     problem = problems.get("adm")
-    side = make_bald_side(problem, config.paper(problem="adm", method="bald"))
+    side = make_bald_side(
+        problem, config.paper(problem="adm", method="bald"), {"dropout": 0.5}
+    )
     params = side.init(jax.random.key(0), problem.dim_x, problem.dim_y)
     kernels = [v["kernel"].shape for v in params["params"].values()]
     assert kernels == [(14, 474)] + [(474, 474)] * 5 + [(474, 2000)]
@@ -447,7 +463,7 @@ def test_ll_head_trains():
     state = ensemble.init(key_model)
     state, info = jax.jit(ensemble.train)(key_train, state, x, y, 96)
     head_loss = np.asarray(info.head_loss)
-    assert head_loss[:5].mean() > 0.8 * cfg.ll_margin
+    assert head_loss[:5].mean() > 0.8 * 1.0  # the margin
     assert window_means(head_loss)[-1] < 0.7 * head_loss[:5].mean(), head_loss
     assert np.all(np.asarray(info.side_loss) == 0)
     preds, features = ensemble.predict_with_features(state, x)
@@ -458,22 +474,25 @@ def test_ll_head_trains():
 
 def test_ll_head_stops_backbone_gradient_when_detached():
     problem = problems.get("robo")
-    head = make_ll_head(problem, config.smoke(method="ll"))
+    cfg = config.smoke(method="ll")  # 50 gradient steps: detached from step 30
+    head = make_ll_head(problem, cfg, acquisitions.get("ll").resolve_options(()))
     params = head.init(jax.random.key(0), 8)
     features = jax.random.uniform(jax.random.key(1), (10, 8))
     row_loss = jax.random.uniform(jax.random.key(2), (10,))
     mask = jnp.arange(10) < 8
     key = jax.random.key(3)
 
-    def grad_features(detach):
-        return jax.grad(head.loss, argnums=2)(
-            params, key, features, row_loss, mask, jnp.float32(detach)
+    def grad_features(step):
+        return jax.grad(head.loss, argnums=3)(
+            params, key, jnp.int32(step), features, row_loss, mask
         )
 
-    assert float(jnp.max(jnp.abs(grad_features(0.0)))) > 0
-    np.testing.assert_array_equal(grad_features(1.0), 0.0)
+    assert float(jnp.max(jnp.abs(grad_features(29)))) > 0
+    np.testing.assert_array_equal(grad_features(30), 0.0)
     # The head itself still learns when detached.
-    head_grad = jax.grad(head.loss)(params, key, features, row_loss, mask, 1.0)
+    head_grad = jax.grad(head.loss)(
+        params, key, jnp.int32(49), features, row_loss, mask
+    )
     assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(head_grad)) > 0
 
 
@@ -515,8 +534,8 @@ def test_ensemble_gives_the_head_a_fresh_key_every_step():
     head whose loss is a draw from its key shows it)."""
     from jdal.models.ensemble import MemberHead
 
-    def draw_loss(params, key, features, row_loss, mask, detach):
-        del features, row_loss, mask, detach
+    def draw_loss(params, key, step, features, row_loss, mask):
+        del step, features, row_loss, mask
         return jax.random.uniform(key) + 0.0 * jnp.sum(params)
 
     head = MemberHead(init=lambda key, h: jnp.zeros(()), loss=draw_loss)
@@ -571,9 +590,9 @@ def test_emoc_equals_an_explicit_gradient_step(problem_name):
         "emoc", problem_name, n_members=2, max_width=8, train_steps=10
     )
     problem = problems.get(problem_name)
-    acq_state, ctx, pool_x = train_on_uniform(problem, cfg, ensemble, 3, 24, 24, 6)
-    want = brute_force_emoc(ctx, acq_state, pool_x)
-    got = jax.jit(emoc_scores, static_argnums=0)(ctx, acq_state, pool_x)
+    acq_state, ctx, pool = train_on_uniform(problem, cfg, ensemble, 3, 24, 24, 6)
+    want = brute_force_emoc(ctx, acq_state, pool.x)
+    got = jax.jit(lambda state, pool: emoc_scores(ctx, state, pool))(acq_state, pool)
     np.testing.assert_allclose(got, want, rtol=2e-3)
 
 
@@ -595,7 +614,7 @@ def test_emoc_tracks_the_true_error_about_as_well_as_variance():
     state, _ = jax.jit(ensemble.train)(key_train, ensemble.init(key_model), x, y, 100)
     acq_state = AcqState(x, y, jnp.int32(100), state)
     pool_x = uniform(key_pool, 500, 4)
-    scores = emoc_scores(Context(problem, cfg, ensemble), acq_state, pool_x)
+    scores = emoc_scores(context(problem, cfg, ensemble), acq_state, full_pool(pool_x))
     preds = ensemble.predict(state, pool_x)
     variance = acquisitions.member_variance(preds)
     error = jnp.mean(jnp.square(jnp.mean(preds, 0) - problem.label(pool_x)), -1)
@@ -627,10 +646,9 @@ def e2e_config(problem, method):
         n_test=8,
         n_initial=8,
         k=4,
-        gamma=3,  # pool 12 > cfg.density_neighbours
+        gamma=3 if acquisitions.get(method).uses_pool else None,  # pool 12
         train_buckets=1,
-        naqbc_steps=3,
-        bald_passes=2,
+        options={"naqbc.steps": 3, "bald.passes": 2},
     )
 
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jdal import config, problems
+from jdal import acquisitions, config, problems
 from jdal.acquisitions.bald import (
     DropoutMLP,
     make_bald_side,
@@ -21,8 +21,10 @@ from jdal.models.ensemble import make_module
 def test_streaming_variance_equals_a_naive_variance_over_the_same_passes():
     problem = problems.get("robo")
     cfg = config.smoke(method="bald", max_width=20)  # side net 4 x 6 wide
-    module = make_dropout_mlp(problem, cfg)
-    params = make_bald_side(problem, cfg).init(jax.random.key(0), 4, 2)
+    module = make_dropout_mlp(problem, cfg, 0.5)
+    params = make_bald_side(problem, cfg, {"dropout": 0.5}).init(
+        jax.random.key(0), 4, 2
+    )
     x = jax.random.uniform(jax.random.key(1), (7, 4), jnp.float32, -1.0, 1.0)
     key, n_passes = jax.random.key(2), 25
     streaming = jax.jit(mc_dropout_variance, static_argnums=(0, 4))
@@ -52,7 +54,7 @@ def test_streaming_variance_equals_a_naive_variance_over_the_same_passes():
 )
 def test_side_widths_are_rounded_down(max_width, width):
     problem = problems.get("robo")
-    module = make_dropout_mlp(problem, config.smoke(max_width=max_width))
+    module = make_dropout_mlp(problem, config.smoke(max_width=max_width), 0.5)
     n_hidden = len(make_module(problem, config.smoke(max_width=max_width)).hidden)
     assert module.hidden == (width,) * n_hidden
     assert width == max(1, math.floor((max_width or 500) / math.sqrt(10)))
@@ -61,7 +63,9 @@ def test_side_widths_are_rounded_down(max_width, width):
 def test_adm_side_widths_at_paper_size():
     problem = problems.get("adm")
     cfg = config.paper(problem="adm", method="bald")
-    module = make_dropout_mlp(problem, cfg)
+    options = acquisitions.get("bald").resolve_options(cfg.options)
+    assert options == {"passes": 25, "dropout": 0.5}  # the spec's defaults
+    module = make_dropout_mlp(problem, cfg, options["dropout"])
     assert module.hidden == (474,) * len(make_module(problem, cfg).hidden)
     assert module.rate == 0.5
 

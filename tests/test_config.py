@@ -4,19 +4,12 @@ import dataclasses
 
 import pytest
 
-from jdal import config
-from jdal.loop import size_segments
+from jdal import acquisitions, config, problems
+from jdal.loop import setup, size_buckets
 
-# The only fields a smaller preset may change: sizes, never the protocol.
-SIZE_FIELDS = {
-    "steps",
-    "train_steps",
-    "n_members",
-    "max_width",
-    "n_test",
-    "naqbc_steps",
-    "bald_passes",
-}
+# The only fields and options a smaller preset may change: sizes, never the protocol.
+SIZE_FIELDS = {"steps", "train_steps", "n_members", "max_width", "n_test", "options"}
+SIZE_OPTIONS = {"naqbc.steps", "bald.passes"}
 
 
 def test_paper_is_the_spec():
@@ -46,7 +39,9 @@ def test_small_presets_only_shrink_sizes(name):
         if getattr(small, f.name) != getattr(paper, f.name)
     }
     assert changed <= SIZE_FIELDS
+    assert {name for name, _ in small.options} <= SIZE_OPTIONS
     small.validate()
+    acquisitions.check_options(small.options)
 
 
 @pytest.mark.parametrize(
@@ -55,9 +50,9 @@ def test_small_presets_only_shrink_sizes(name):
         (dict(gamma=0), "gamma"),
         (dict(n_initial=0), "n_initial"),
         (dict(steps=0), "steps"),
-        (dict(problem="nope"), "problem"),
-        (dict(method="nope"), "method"),
-        (dict(gamma=1, k=40, density_neighbours=5), None),
+        (dict(gamma=None), None),  # a method that ignores γ
+        (dict(options={"bald": 3}), "options"),
+        (dict(options={"bald.passes": [1]}), "options"),
         (dict(precision="fp8"), "precision"),
         (dict(train_buckets=0), "train_buckets"),
     ],
@@ -77,9 +72,44 @@ def test_k_larger_than_pool_is_rejected():
         config.paper(gamma=0.5).validate()
 
 
-def test_unknown_problem_lists_valid_ones():
+def test_names_are_the_registries_business():
+    """Config checks ranges only; the registries name what exists."""
+    config.paper(problem="nope", method="nope").validate()
     with pytest.raises(ValueError, match="sine, robo"):
-        config.paper(problem="nope").validate()
+        problems.get("nope")
+    with pytest.raises(ValueError, match="random, gsx"):
+        setup(config.smoke(method="nope"))
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"bald.nope": 1}, "bald.nope is not an option of 'bald'; its options: "
+         "bald.passes, bald.dropout"),
+        ({"nope.passes": 1}, "unknown method 'nope'"),
+        ({"bald.passes": 0}, r"bald.passes=0 is invalid: must be an integer >= 1"),
+        ({"bald.dropout": 1.0}, r"bald.dropout=1.0 is invalid: must be a number in "
+         r"\[0.0, 1.0\)"),
+        ({"naqbc.steps": 2.5}, "naqbc.steps=2.5 is invalid"),
+    ],
+)  # fmt: skip
+def test_method_options_are_checked_by_name_and_value(options, match):
+    with pytest.raises(ValueError, match=match):
+        acquisitions.check_options(config.smoke(options=options).options)
+
+
+def test_options_are_sorted_pairs_and_part_of_the_hash():
+    cfg = config.smoke(options={"naqbc.steps": 5, "bald.passes": 7})
+    assert cfg.options == (("bald.passes", 7), ("naqbc.steps", 5))
+    assert cfg.option("bald.passes", 25) == 7 and cfg.option("ll.margin", 1.0) == 1.0
+    assert cfg.hash() != cfg.with_options(**{"bald.passes": 8}).hash()
+    assert cfg.to_dict()["options"] == {"bald.passes": 7, "naqbc.steps": 5}
+    assert hash(cfg) == hash(config.smoke(options={"bald.passes": 7, "naqbc.steps": 5}))
+
+
+def test_a_pool_method_needs_a_pool_ratio():
+    with pytest.raises(ValueError, match="gamma=None is invalid for method 'gsx'"):
+        setup(config.smoke(method="gsx", gamma=None))
 
 
 def test_unknown_preset():
@@ -94,19 +124,19 @@ def test_hash_changes_with_any_field():
 
 
 @pytest.mark.parametrize("buckets", [1, 2, 6, 60])
-def test_size_segments_cover_every_step(buckets):
+def test_size_buckets_cover_every_step(buckets):
     """Steps 0..T (step T trains the final model) in order; last capacity N0 + T k."""
     cfg = config.paper(train_buckets=buckets)
-    segments = size_segments(cfg)
-    assert len(segments) <= buckets
+    sized = size_buckets(cfg)
+    assert len(sized) <= buckets
     step = 0
-    for segment in segments:
-        assert segment.first_step == step
-        last_n = cfg.n_initial + (step + segment.n_steps - 1) * cfg.k
-        assert segment.capacity == last_n  # no padding beyond the segment's last size
-        step += segment.n_steps
+    for bucket in sized:
+        assert bucket.first_step == step
+        last_n = cfg.n_initial + (step + bucket.n_steps - 1) * cfg.k
+        assert bucket.capacity == last_n  # no padding beyond the bucket's last size
+        step += bucket.n_steps
     assert step == cfg.steps + 1
-    assert segments[-1].capacity == cfg.n_final
+    assert sized[-1].capacity == cfg.n_final
 
 
 def test_hash_changes_with_the_protocol_version(monkeypatch):

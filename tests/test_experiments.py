@@ -1,8 +1,10 @@
 """experiments/: metrics, CLI flags, resumable sweeps, reports, one real run.
 
-Most tests swap `jdal.make_run` for a tiny analytic fake (compiles in milliseconds)
-and the per-step timing for fixed numbers, so the host logic is tested without
-training networks; one subprocess runs the real `run.py` end to end on a tiny config.
+Most tests swap the run builders (`jdal.loop.make_run`, and `make_grid_run` as the
+real `jdal.parallel.GridRunner` calls it) for a tiny analytic fake that compiles in
+milliseconds, and the per-step timing for fixed numbers, so the host logic and the
+real runners are tested without training networks; one subprocess runs the real
+`run.py` end to end on a tiny config.
 """
 
 import csv
@@ -17,17 +19,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jdal
-from jdal import acquisitions, config, metrics, problems, results
-from jdal.loop import RunResult, make_step_parts, size_segments
+from jdal import acquisitions, config, loop, metrics, parallel, problems, results
+from jdal.loop import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "experiments"))
 
-import _common  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
 import sweep  # noqa: E402
+from shell import flags, tables, timing  # noqa: E402
 
 SCALES = {"gsx": 0.5, "qbc": 2.0}  # fake MSE curves: a multiple of random's
 TINY = ["--preset", "smoke", "--steps", "3", "--seeds", "2"]
@@ -36,7 +37,8 @@ REFERENCES = [m for m in acquisitions.names() if acquisitions.get(m).reference]
 
 
 class FakeRuns:
-    """Stands in for jdal.make_run: MSE = scale(method) x a seed-dependent curve."""
+    """Stands in for jdal.loop.make_run: MSE = scale(method) x a seed-dependent
+    curve."""
 
     def __init__(self, nonfinite=0, interrupt_after=None):
         self.made = []
@@ -68,7 +70,7 @@ class FakeRuns:
         return fake_run
 
     def grid(self, cfg, gammas):
-        """Stands in for jdal.make_gamma_grid_run: each γ's fake run, γ traced."""
+        """Stands in for jdal.loop.make_grid_run: each γ's fake run, γ traced."""
         runs = []
         for gamma in gammas:  # one made cell per γ, in order
             runs.append(self(cfg.replace(gamma=gamma)))
@@ -82,9 +84,9 @@ class FakeRuns:
 
     @staticmethod
     def time_step_parts(cfgs, seeds):
-        """Stands in for _common.time_step_parts: fixed seconds, no training."""
+        """Stands in for timing.time_step_parts: fixed seconds, no training."""
         del seeds
-        steps = _common.timed_steps(cfgs[0].steps)
+        steps = timing.timed_steps(cfgs[0].steps)
         return [
             {
                 "step": steps,
@@ -97,15 +99,21 @@ class FakeRuns:
         ]
 
     def install(self, monkeypatch):
-        monkeypatch.setattr(jdal, "make_run", self)
-        monkeypatch.setattr(jdal, "make_gamma_grid_run", self.grid)
-        monkeypatch.setattr(_common, "time_step_parts", self.time_step_parts)
+        monkeypatch.setattr(loop, "make_run", self)
+        monkeypatch.setattr(parallel, "make_grid_run", self.grid)  # GridRunner's
+        monkeypatch.setattr(timing, "time_step_parts", self.time_step_parts)
         return self
 
 
 @pytest.fixture
 def fake_runs(monkeypatch):
     return FakeRuns().install(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def no_compilation_cache(monkeypatch):
+    """In-process commands leave JAX's persistent cache off (it is process-wide)."""
+    monkeypatch.setenv("JDAL_COMPILATION_CACHE", "off")
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +194,33 @@ def test_is_robust_and_best_gamma():
         ),
         (
             run.main,
-            ["--problem", "sine", "--gamma", "1", "--set", "density_neighbours=99"],
-            ["Config.density_neighbours", "pool size"],
+            ["--problem", "sine", "--gamma", "4", "--set", "options=x"],
+            ["--set", "'options'", "<method>.<option>"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "plateau_factor=2"],
+            ["Config.plateau_factor=2.0", "(0, 1)"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "bald.nope=1"],
+            ["--set", "'bald.nope' is not an option of 'bald'", "bald.passes"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "nope.passes=1"],
+            ["--set", "unknown method 'nope'", "random, gsx"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "bald.passes=x"],
+            ["--set", "bald.passes expects int"],
+        ),
+        (
+            run.main,
+            ["--problem", "sine", "--gamma", "4", "--set", "bald.passes=0"],
+            ["bald.passes=0 is invalid", "an integer >= 1"],
         ),
         (sweep.main, ["--gammas", "2,0"], ["--gammas", ">= 1"]),
         (sweep.main, ["--problems", "sine,mars"], ["--problems", "'mars'", "robo"]),
@@ -220,10 +253,61 @@ def test_bad_flag_from_the_shell_has_no_traceback():
 
 
 def test_set_overrides_are_typed():
-    assert _common.parse_setting("train_steps=7") == ("train_steps", 7)
-    assert _common.parse_setting("learning_rate=1e-3") == ("learning_rate", 1e-3)
-    assert _common.parse_setting("n_members=none") == ("n_members", None)
-    assert _common.parse_setting("precision=bf16") == ("precision", "bf16")
+    assert flags.parse_setting("train_steps=7") == ("train_steps", 7)
+    assert flags.parse_setting("learning_rate=1e-3") == ("learning_rate", 1e-3)
+    assert flags.parse_setting("n_members=none") == ("n_members", None)
+    assert flags.parse_setting("precision=bf16") == ("precision", "bf16")
+    # Method options take the type of the option's default.
+    assert flags.parse_setting("bald.passes=50") == ("bald.passes", 50)
+    assert flags.parse_setting("bald.dropout=0.25") == ("bald.dropout", 0.25)
+    setting = flags.parse_setting("qbc_div.variance_weight=1")
+    assert setting == ("qbc_div.variance_weight", 1.0)
+    assert isinstance(setting[1], float)
+
+
+def test_set_method_option_reaches_every_cell_config_and_hash(tmp_path, fake_runs):
+    argv = ["--problems", "sine", "--methods", "bald", "--gammas", "2", *TINY]
+    assert sweep.main([*argv, "--out", str(tmp_path), "--set", "bald.passes=50"]) == 0
+    assert {c.method for c in fake_runs.made} == {"random", "bald"}
+    for cfg in fake_runs.made:  # random's too, so the cells stay comparable
+        assert cfg.option("bald.passes", None) == 50
+        assert cfg.hash() != cfg.with_options(**{"bald.passes": 25}).hash()
+    for cell in results.load(tmp_path):
+        assert cell.config["options"]["bald.passes"] == 50
+        cfg = next(c for c in fake_runs.made if c.method == cell.method)
+        assert cell.meta["config_hash"] == cfg.hash()
+    assert sweep.main([*argv, "--out", str(tmp_path)]) == 0  # default passes: stale
+    assert len(fake_runs.made) == 4
+
+
+@pytest.mark.parametrize("method", ["random", "naqbc"])
+def test_methods_that_ignore_gamma_have_none(method, tmp_path, fake_runs):
+    argv = ["--problem", "sine", "--gamma", "4", "--methods", method, *TINY]
+    assert run.main([*argv, "--out", str(tmp_path)]) == 0
+    made = [cfg for cfg in fake_runs.made if cfg.method == method]
+    assert len(made) == 1 and made[0].gamma is None
+    assert results.cell_folder(tmp_path, made[0]).name == "gamma_any"
+    (cell,) = [c for c in results.load(tmp_path) if c.method == method]
+    assert cell.gamma is None and cell.config["gamma"] is None
+    assert cell.meta["method_uses_pool"] is False
+    assert cell.meta["method_reference"] is False
+
+
+def test_compilation_cache_is_enabled_before_anything_compiles(
+    tmp_path, fake_runs, monkeypatch
+):
+    calls = []
+
+    def enable(where):
+        calls.append((where, len(fake_runs.made)))
+
+    monkeypatch.setattr(flags.compile_cache, "enable", enable)
+    argv = ["--problem", "sine", "--gamma", "4", "--methods", "random", *TINY]
+    argv += ["--out", str(tmp_path / "out")]
+    assert run.main([*argv, "--compilation-cache", str(tmp_path / "cache")]) == 0
+    assert run.main([*argv, "--compilation-cache", "off"]) == 0
+    assert sweep.main(["--problems", "sine", "--methods", "random", *argv[6:]]) == 0
+    assert calls == [(str(tmp_path / "cache"), 0), ("off", 1), (None, 1)]
 
 
 # ---------------------------------------------------------------------------
@@ -231,41 +315,46 @@ def test_set_overrides_are_typed():
 
 
 def test_timed_steps_are_the_first_middle_and_last():
-    assert _common.timed_steps(1) == [0]
-    assert _common.timed_steps(2) == [0, 1]
-    assert _common.timed_steps(3) == [0, 1, 2]
-    assert _common.timed_steps(15) == [0, 7, 14]
+    assert timing.timed_steps(1) == [0]
+    assert timing.timed_steps(2) == [0, 1]
+    assert timing.timed_steps(3) == [0, 1, 2]
+    assert timing.timed_steps(15) == [0, 7, 14]
 
 
 @pytest.mark.parametrize("method", ["qbc", "naqbc"])
 def test_step_parts_have_the_shapes_of_the_run_at_that_step(method):
+    gamma = None if method == "naqbc" else 2
     cfg = config.preset(
-        "smoke", problem="sine", method=method, gamma=2, steps=6, train_buckets=3
+        "smoke", problem="sine", method=method, gamma=gamma, steps=6, train_buckets=3
     )
-    segments = size_segments(cfg)
+    buckets = loop.size_buckets(cfg)
     capacities = []
-    for step in _common.timed_steps(cfg.steps):
-        parts = make_step_parts(cfg, step)
-        _, labelled_x, labelled_y, pool_x = jax.eval_shape(
-            parts.inputs, jax.random.key(0)
-        )
+    for step in timing.timed_steps(cfg.steps):
+        parts = timing.make_step_parts(cfg, step)
+        key = jax.random.key(0)
+        state, labelled_x, labelled_y, pool_x = jax.eval_shape(parts.inputs, key)
         (capacity,) = [
-            s.capacity for s in segments if 0 <= step - s.first_step < s.n_steps
+            b.capacity for b in buckets if 0 <= step - b.first_step < b.n_steps
         ]
         capacities.append(capacity)
         assert labelled_x.shape == labelled_y.shape == (capacity, 1)
-        if method == "naqbc":  # query synthesis: no pool
+        picked = jax.eval_shape(
+            parts.select, key, pool_x, state, labelled_x, labelled_y
+        )
+        if method == "naqbc":  # query synthesis: no pool, returns points
             assert pool_x is None
+            assert picked.shape == (cfg.k, 1)
         else:
             assert pool_x.shape == (cfg.pool_size, 1)
-    assert len(set(capacities)) == 3  # each timed step in its own size segment
-    parts = make_step_parts(cfg, 3)
+            assert picked.shape == (cfg.k,) and picked.dtype == jnp.int32
+    assert len(set(capacities)) == 3  # each timed step in its own size bucket
+    parts = timing.make_step_parts(cfg, 3)
     labelled_x, _, _ = jax.jit(lambda key: parts.inputs(key)[1:])(jax.random.key(0))
     n = cfg.n_initial + 3 * cfg.k
     assert np.all(labelled_x[:n] != 0) and np.all(labelled_x[n:] == 0)
     for step in (-1, cfg.steps):
         with pytest.raises(ValueError, match="not an AL step"):
-            make_step_parts(cfg, step)
+            timing.make_step_parts(cfg, step)
 
 
 # ---------------------------------------------------------------------------
@@ -298,9 +387,13 @@ def test_sweep_runs_each_cell_once_and_resumes(tmp_path, fake_runs, capsys):
     assert last_line(capsys).startswith("ran 10 cells, skipped 0 (already done) of 10")
     random_cells = [c for c in fake_runs.made if c.method == "random"]
     assert len(random_cells) == 2
+    assert all(c.gamma is None for c in random_cells)
     assert all(
         results.cell_folder(tmp_path, c).name == "gamma_any" for c in random_cells
     )
+    for cell in results.load(tmp_path):  # from the registry, for the report
+        assert cell.meta["method_uses_pool"] == (cell.method != "random")
+        assert cell.meta["method_reference"] is False
 
     assert sweep.main(sweep_args(tmp_path)) == 0
     assert len(fake_runs.made) == 10
@@ -331,7 +424,7 @@ def test_sweep_computes_the_gammas_of_a_method_together(
         timed.append((cfgs[0].method, [cfg.gamma for cfg in cfgs]))
         return fake_runs.time_step_parts(cfgs, seeds)
 
-    monkeypatch.setattr(_common, "time_step_parts", spy)
+    monkeypatch.setattr(timing, "time_step_parts", spy)
     extra = ["--gamma-grid", "on" if grid else "off"]
     assert sweep.main(sweep_args(tmp_path, *extra)) == 0
     # A grid times its training once for all its γ.
@@ -433,10 +526,10 @@ def test_cells_without_step_timings_still_report(tmp_path, fake_runs, capsys):
     argv = ["--problems", "sine", "--methods", "gsx", "--gammas", "2"]
     assert sweep.main([*argv, *TINY, "--out", str(out)]) == 0
     old = {"step_train_s": 0.25, "step_acquire_s": 0.002}
-    for folder, timing in [("random/gamma_any", old), ("gsx/gamma_2", {})]:
+    for folder, times in [("random/gamma_any", old), ("gsx/gamma_2", {})]:
         path = out / "sine" / folder / "meta.json"
         meta = json.loads(path.read_text())
-        meta["timing"] = {"compile_s": 1.0, "run_s": 3.0, "total_s": 4.5, **timing}
+        meta["timing"] = {"compile_s": 1.0, "run_s": 3.0, "total_s": 4.5, **times}
         path.write_text(json.dumps(meta))
     assert report.main([str(out), "--figures", str(figures), "--formats", "png"]) == 0
     summary = (figures / "summary.md").read_text()
@@ -465,7 +558,7 @@ def summary_cells(text: str) -> set[tuple[str, str, str]]:
                 entries = [c.strip() for c in row.strip("|").split("|")]
                 method = entries[0].split(" (")[0]
                 for column, entry in zip(header[1:], entries[1:], strict=True):
-                    gamma = "" if column == report.NO_GAMMA else column[2:]
+                    gamma = "" if column == tables.NO_GAMMA else column[2:]
                     if entry:
                         cells.add((problem, method, gamma))
     return cells
@@ -507,7 +600,7 @@ def test_committed_tables_match_the_committed_cells(tmp_path, monkeypatch):
     figures/data/sweep_quick --figures figures)."""
     monkeypatch.chdir(ROOT)
     out = Path("figures", "data", "sweep_quick")
-    report.write_tables(out, tmp_path, report.score_cells(results.load(out)))
+    tables.write_tables(out, tmp_path, tables.score_cells(results.load(out)))
     for name in ("summary.md", "cells.csv"):
         same = (tmp_path / name).read_bytes() == (ROOT / "figures" / name).read_bytes()
         assert same, f"figures/{name} differs from the report of {out}"
@@ -543,10 +636,14 @@ def test_run_end_to_end_and_reuse(tmp_path):
         "n_test=64",
         "--out",
         str(tmp_path),
+        "--compilation-cache",
+        str(tmp_path / "jax_cache"),
     ]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "random (baseline)" in done.stdout and "qbc" in done.stdout
+    assert f"devices: {jax.default_backend()}: " in done.stdout
+    assert any((tmp_path / "jax_cache").iterdir())  # compiled once per machine
     assert "nAUC" in done.stdout and "nDiv" in done.stdout
     assert "2 computed, 0 reused" in done.stdout
     folder = tmp_path / "sine" / "qbc" / "gamma_2"
@@ -555,20 +652,32 @@ def test_run_end_to_end_and_reuse(tmp_path):
         assert data["picked_x"].shape == (2, 3, 40, 1)
     for cell in ["random/gamma_any", "qbc/gamma_2"]:
         meta = json.loads((tmp_path / "sine" / cell / "meta.json").read_text())
-        timing, cfg = meta["timing"], meta["config"]
+        times, cfg = meta["timing"], meta["config"]
         for key in ("compile_s", "run_s", "total_s"):
-            assert timing[key] > 0
+            assert times[key] > 0
         # Every cell times training and acquisition at the first, middle, last step.
-        steps = timing["steps"]
+        steps = times["steps"]
         assert steps["step"] == [0, 1, 2]
         assert steps["n_labelled"] == [
             cfg["n_initial"] + t * cfg["k"] for t in range(3)
         ]
         assert all(s > 0 for s in steps["train_s"] + steps["acquire_s"])
-        assert steps["how"] == _common.TIMING_HOW
+        assert steps["how"] == timing.TIMING_HOW
     assert (tmp_path / "sine" / "random" / "gamma_any" / "meta.json").exists()
     assert (tmp_path / "sine_gamma2_mse.png").stat().st_size > 0
 
     again = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "0 computed, 2 reused" in again.stdout
+
+
+def test_a_config_that_cannot_fit_is_refused_with_one_line(tmp_path, capsys):
+    """`--set k=100000` compiles, asks XLA for the memory of one run, and stops
+    with the estimate and the size fields instead of an allocation traceback."""
+    argv = ["--problem", "robo", "--gamma", "4", "--methods", "random"]
+    argv += [*TINY, "--set", "k=100000", "--out", str(tmp_path)]
+    assert run.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: one run needs about") and "GiB" in err
+    assert "k=100000" in err and "n_test=" in err
+    assert not any(tmp_path.iterdir())  # nothing saved

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jdal import config, loop, make_run, seed_keys
-from jdal.loop import make_gamma_grid_run, nearest_other_distance, size_segments
+from jdal.loop import make_grid_run, nearest_other_distance, size_buckets
 
 TINY = dict(
     problem="robo",
@@ -104,7 +104,7 @@ def test_training_is_traced_once_per_bucket(monkeypatch):
     monkeypatch.setattr(loop, "make_ensemble", counting_make_ensemble)
     cfg = config.smoke(method="random", **TINY)
     jax.jit(make_run(cfg)).lower(jax.random.key(0))
-    assert len(size_segments(cfg)) == 2
+    assert len(size_buckets(cfg)) == 2
     assert len(traced) == 2
 
 
@@ -114,7 +114,7 @@ def test_gamma_grid_equals_separate_cells(method):
     cfg = config.smoke(method=method, **TINY)
     gammas = [2, 5]
     keys = seed_keys([0, 1])
-    grid = jax.jit(jax.vmap(make_gamma_grid_run(cfg, gammas)))
+    grid = jax.jit(jax.vmap(make_grid_run(cfg, gammas)))
     flat_keys = jnp.concatenate([keys, keys])
     flat_gammas = jnp.repeat(jnp.array(gammas), 2)
     both = grid(flat_keys, flat_gammas)
@@ -141,7 +141,7 @@ def test_gamma_grid_equals_separate_cells(method):
 )
 def test_gamma_grid_rejects_bad_grids(gammas, method, match):
     with pytest.raises(ValueError, match=match):
-        make_gamma_grid_run(config.smoke(method=method, **TINY), gammas)
+        make_grid_run(config.smoke(method=method, **TINY), gammas)
 
 
 def test_nearest_other_distance_by_hand():

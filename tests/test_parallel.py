@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from jdal import config, make_run, seed_keys
-from jdal.parallel import BatchedRunner, make_batched_run, make_gamma_grid_batch
+from jdal.parallel import GridRunner, Runner, RunTooLargeError, size_fields
 
 CFG = config.smoke(
     problem="robo", method="gsx", steps=2, train_steps=10, n_members=2, max_width=8,
@@ -23,12 +23,12 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from jdal import config, seed_keys
     from jdal.loop import make_run
-    from jdal.parallel import make_batched_run, make_gamma_grid_batch
+    from jdal.parallel import GridRunner, Runner
     assert jax.local_device_count() == 4, jax.local_devices()
     cfg = config.smoke(problem="robo", method="gsx", steps=2, train_steps=10,
                        n_members=2, max_width=8, n_test=64, gamma=2)
     keys = seed_keys(range(5))  # 5 runs on 4 devices: padded to 8
-    sharded = make_batched_run(cfg)(keys)
+    sharded = Runner(make_run(cfg))(keys)
     single = jax.jit(jax.vmap(make_run(cfg)))(keys)
     assert sharded.mse.shape == (5, 3)
     assert len(sharded.mse.sharding.device_set) == 4, sharded.mse.sharding
@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
     np.testing.assert_array_equal(np.sort(sharded.picked_x, axis=2),
                                   np.sort(single.picked_x, axis=2))
     # The γ x seed grid, 2 x 3 = 6 runs on 4 devices (padded to 8).
-    grid = make_gamma_grid_batch(cfg, [2, 4])(seed_keys(range(3)))
+    grid = GridRunner(cfg, [2, 4])(seed_keys(range(3)))
     assert grid.mse.shape == (2, 3, 3)
     np.testing.assert_allclose(grid.mse[0], single.mse[:3], rtol=2e-3)
     print("OK")
@@ -63,7 +63,7 @@ def test_sharded_runs_match_single_device():
 
 @pytest.fixture(scope="module")
 def unchunked():
-    runner = make_batched_run(CFG, lanes="vmap")
+    runner = Runner(make_run(CFG), lanes="vmap")
     return runner, runner(seed_keys(range(5)))
 
 
@@ -75,7 +75,7 @@ def test_one_call_when_memory_allows(unchunked):
 
 def test_explicit_chunks_give_the_same_numbers(unchunked):
     _, whole = unchunked
-    runner = make_batched_run(CFG, chunk_size=2, lanes="vmap")  # 2 + 2 + 1 (padded)
+    runner = Runner(make_run(CFG), chunk_size=2, lanes="vmap")  # 2 + 2 + 1 (padded)
     chunked = runner(seed_keys(range(5)))
     assert runner.chunk_size == 2
     np.testing.assert_array_equal(chunked.mse, whole.mse)
@@ -87,7 +87,7 @@ def test_memory_budget_picks_a_chunk_that_fits(unchunked):
     if full.program_bytes is None:
         pytest.skip("this backend reports no program memory")
     # vmap lanes: memory grows with the lanes (map lanes reuse one lane's memory).
-    runner = make_batched_run(CFG, memory_budget=full.program_bytes // 2, lanes="vmap")
+    runner = Runner(make_run(CFG), memory_budget=full.program_bytes // 2, lanes="vmap")
     chunked = runner(seed_keys(range(5)))
     assert 1 <= runner.chunk_size < 5
     assert runner.program_bytes <= full.program_bytes // 2
@@ -95,27 +95,35 @@ def test_memory_budget_picks_a_chunk_that_fits(unchunked):
 
 
 def test_grid_runner_shapes_and_errors():
-    grid = make_gamma_grid_batch(CFG, [2, 3])
+    grid = GridRunner(CFG, [2, 3])
     out = grid(seed_keys(range(2)))
     assert out.mse.shape == (2, 2, 3) and out.picked_x.shape == (2, 2, 2, 40, 4)
     with pytest.raises(ValueError, match="chunk_size"):
-        BatchedRunner(lambda key: key, chunk_size=0)
+        Runner(lambda key: key, chunk_size=0)
 
 
 def test_map_lanes_give_each_run_exactly_its_single_run():
     """lanes="map": a seed's numbers do not depend on the other seeds of the call."""
     alone = jax.jit(make_run(CFG))(seed_keys([3])[0])
     for seeds in ([0, 3], [3, 1, 4]):
-        runner = make_batched_run(CFG, lanes="map")
+        runner = Runner(make_run(CFG), lanes="map")
         out = runner(seed_keys(seeds))
         lane = seeds.index(3)
         np.testing.assert_array_equal(out.mse[lane], alone.mse)
         np.testing.assert_array_equal(out.picked_x[lane], alone.picked_x)
     with pytest.raises(ValueError, match="lanes"):
-        make_batched_run(CFG, lanes="pmap")
+        Runner(make_run(CFG), lanes="pmap")
 
 
 def test_auto_lanes_are_map_on_one_cpu_device():
     if jax.default_backend() != "cpu" or jax.local_device_count() != 1:
         pytest.skip("auto means vmap on accelerators and on several devices")
-    assert make_batched_run(CFG).lanes == "map"
+    assert Runner(make_run(CFG)).lanes == "map"
+
+
+def test_a_run_that_cannot_fit_is_refused_before_it_runs():
+    """One line naming the size fields and XLA's estimate, instead of an allocation
+    failure deep inside the run."""
+    runner = Runner(make_run(CFG), memory_budget=1024, what=size_fields(CFG))
+    with pytest.raises(RunTooLargeError, match=r"GiB per device.*k=40, gamma=2"):
+        runner.compile(seed_keys(range(2)))

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -51,15 +53,25 @@ def test_save_load_roundtrip(tmp_path, cfg):
     assert {"jax", "jaxlib", "flax", "optax", "numpy", "jdal"} <= set(meta["versions"])
 
 
-def test_gamma_free_methods_share_one_cell(tmp_path):
-    a = results.cell_config(config.smoke(problem="sine", method="random", gamma=4))
-    b = results.cell_config(config.smoke(problem="sine", method="random", gamma=64))
-    assert a == b and a.hash() == b.hash()
-    assert results.cell_folder(tmp_path, a).name == "gamma_any"
+def test_gamma_free_methods_have_one_cell(tmp_path):
+    """gamma None (a method that ignores the pool ratio): folder gamma_any."""
+    free = config.smoke(problem="sine", method="random", gamma=None)
+    assert results.cell_folder(tmp_path, free).name == "gamma_any"
     pool = config.smoke(problem="sine", method="qbc", gamma=4)
-    assert results.cell_config(pool) is pool
-    results.save_cell(tmp_path, a, make_arrays())
+    assert results.cell_folder(tmp_path, pool).name == "gamma_4"
+    results.save_cell(tmp_path, free, make_arrays())
     assert results.load(tmp_path)[0].gamma is None
+
+
+def test_results_reads_files_without_the_model_code():
+    """`import jdal.results` imports neither Flax nor the acquisitions."""
+    code = (
+        "import sys, jdal.results; "
+        "assert 'flax' not in sys.modules, 'flax'; "
+        "assert 'jdal.acquisitions' not in sys.modules, 'acquisitions'"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_cell_status_lifecycle(tmp_path, cfg):
@@ -203,8 +215,8 @@ def test_leftover_temp_files_are_ignored_and_cleaned(tmp_path, cfg):
 def test_load_and_to_table(tmp_path):
     base = config.smoke(problem="sine", steps=3, k=4)
     saved = {}
-    for method, gamma in [("random", 4), ("qbc", 2), ("qbc", 8)]:
-        cfg = results.cell_config(base.replace(method=method, gamma=gamma))
+    for method, gamma in [("random", None), ("qbc", 2), ("qbc", 8)]:
+        cfg = base.replace(method=method, gamma=gamma)
         saved[(method, gamma)] = make_arrays(n_seeds=3, seeds=[0, 1, 2])
         results.save_cell(tmp_path, cfg, saved[(method, gamma)])
     cells = results.load(tmp_path)

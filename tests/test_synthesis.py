@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jdal import config, problems
+from jdal import acquisitions, config, problems
 from jdal.acquisitions import AcqState, Context, member_variance
 from jdal.acquisitions.synthesis import (
     BOX_MARGIN,
@@ -30,12 +30,18 @@ def uniform(key, n, d):
     return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
 
 
+def naqbc_options(**changes):
+    """NA-QBC's options: its defaults with `changes`."""
+    return {**acquisitions.get("naqbc").resolve_options(()), **changes}
+
+
 def fake_context(predict, **changes):
-    """robo Context whose ensemble's `predict(state, x)` is the given formula."""
+    """robo Context whose ensemble's `predict(state, x)` is the given formula;
+    `changes` are NA-QBC options (e.g. steps=400)."""
     fields = {name: None for name in Ensemble._fields}
     ensemble = Ensemble(**{**fields, "n_members": 3, "predict": predict})
-    cfg = config.smoke(method="naqbc", **changes)
-    return Context(problems.get("robo"), cfg, ensemble)
+    cfg = config.smoke(method="naqbc")
+    return Context(problems.get("robo"), cfg, ensemble, naqbc_options(**changes))
 
 
 def runaway_predict(state, x):
@@ -62,7 +68,7 @@ def start_points(key, k, d):
 
 def test_escaped_coordinates_are_put_back_just_inside_and_distinct():
     k, d = 16, 4
-    ctx = fake_context(runaway_predict, naqbc_steps=400)
+    ctx = fake_context(runaway_predict, steps=400)
     x = select_points(ctx, jax.random.key(1), k)
     assert x.shape == (k, d) and x.dtype == np.float32
     assert np.all(np.isfinite(x))
@@ -87,7 +93,7 @@ def test_coordinates_inside_the_box_are_left_as_they_are():
         return jnp.array([-1.0, 0.0, 1.0])[:, None, None] * first[None]
 
     key = jax.random.key(2)
-    x = select_points(fake_context(predict, naqbc_steps=400), key, 8)
+    x = select_points(fake_context(predict, steps=400), key, 8)
     x0 = np.asarray(start_points(key, 8, 4))
     assert np.all(np.abs(x[:, 0]) >= 1.0 - BOX_MARGIN)
     np.testing.assert_array_equal(x[:, 1:], x0[:, 1:])
@@ -99,7 +105,7 @@ def test_coordinates_inside_the_box_are_left_as_they_are():
 
 def test_no_step_returns_the_uniform_start_points():
     key, k, d = jax.random.key(3), 12, 4
-    ctx = fake_context(runaway_predict, naqbc_steps=0)
+    ctx = fake_context(runaway_predict, steps=0)
     x = select_points(ctx, key, k)
     key_start = jax.random.split(key)[0]
     np.testing.assert_array_equal(x, uniform(key_start, k, d))
@@ -214,7 +220,8 @@ def trained_robo():
     x = uniform(key_x, 20, problem.dim_x)
     y = problem.label(x)
     state, _ = jax.jit(ensemble.train)(key_train, ensemble.init(key_model), x, y, 20)
-    return Context(problem, cfg, ensemble), AcqState(x, y, jnp.int32(20), state)
+    ctx = Context(problem, cfg, ensemble, naqbc_options(steps=100))
+    return ctx, AcqState(x, y, jnp.int32(20), state)
 
 
 def test_ascent_raises_the_variance_of_a_trained_ensemble():

@@ -1,0 +1,132 @@
+"""Computing result cells (compiled and run apart, timed) and caching them on disk.
+
+compute_cells(cfgs, seeds, lanes) -> [(arrays, meta)]   one call for all of cfgs
+ensure_cell(out, cfg, seeds)      -> CellOutcome        load when done, else compute
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jdal import acquisitions, config, loop, parallel, results
+
+from . import timing
+
+
+class NonFiniteLabelsError(RuntimeError):
+    """The oracle returned non-finite labels: the results would be meaningless."""
+
+
+def _check_labels(cfg: config.Config, arrays: dict[str, np.ndarray]) -> None:
+    bad = int(np.sum(arrays["n_nonfinite_labels"]))
+    if bad:
+        raise NonFiniteLabelsError(
+            f"{cfg.problem}/{cfg.method}/gamma {cfg.gamma}: the oracle returned {bad} "
+            "non-finite labels; nothing was saved (fix the problem's oracle)"
+        )
+
+
+def compute_cells(
+    cfgs: Sequence[config.Config], seeds: Sequence[int], lanes: str = "auto"
+) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
+    """(arrays, meta) for `results.save_cell` of each cell of `cfgs`, in order;
+    arrays as `results.result_arrays` makes them (mse f32[S, T+1], ..., seeds int[S]).
+
+    One cfg: its seeds in one compiled call (`parallel.Runner`). Several: the γ of
+    one (problem, method), γ × seeds in one compiled call (`parallel.GridRunner`);
+    each cell's compile_s, run_s and total_s are then its share (total / number of
+    γ) and meta["grid"] keeps the totals. Either way the runs are sharded over the
+    local devices and chunked if memory requires, compiled and run timed apart, and
+    the AL step's parts timed after (`timing.time_step_parts`).
+    Raises NonFiniteLabelsError when the oracle produced non-finite labels.
+    """
+    start = time.perf_counter()
+    keys = loop.seed_keys(seeds)
+    grid = len(cfgs) > 1
+    if grid:
+        runner = parallel.GridRunner(cfgs[0], [cfg.gamma for cfg in cfgs], lanes=lanes)
+    else:
+        runner = parallel.Runner(
+            loop.make_run(cfgs[0]), lanes=lanes, what=parallel.size_fields(cfgs[0])
+        )
+    compile_start = time.perf_counter()
+    runner.compile(keys)
+    compiled_at = time.perf_counter()
+    result = jax.block_until_ready(runner(keys))
+    compile_s = compiled_at - compile_start
+    run_s = time.perf_counter() - compiled_at
+    cells = []
+    for index, cfg in enumerate(cfgs):
+        # A grid's leaves are [G, S, ...]: this cell's γ, then the seeds.
+        cell_result = (
+            jax.tree.map(lambda leaf, i=index: leaf[i], result) if grid else result
+        )
+        arrays = results.result_arrays(cell_result, seeds)
+        _check_labels(cfg, arrays)
+        cells.append(arrays)
+    steps = timing.time_step_parts(cfgs, seeds)
+    share = 1 / len(cfgs)
+    total_s = time.perf_counter() - start
+    method = acquisitions.get(cfgs[0].method)
+    out = []
+    for arrays, cell_steps in zip(cells, steps, strict=True):
+        meta = {
+            "timing": {
+                "compile_s": compile_s * share,
+                "run_s": run_s * share,
+                "steps": cell_steps,
+                "total_s": total_s * share,
+            },
+            "device": results.describe_device(),
+            "batch": {
+                "devices": runner.n_devices,
+                "lanes": runner.lanes,
+                "chunk_size": runner.chunk_size,
+                "program_bytes": runner.program_bytes,
+            },
+            "method_reference": method.reference,
+            "method_uses_pool": method.uses_pool,
+        }
+        if grid:
+            meta["grid"] = {
+                "gammas": [cfg.gamma for cfg in cfgs],
+                "compile_s": compile_s,
+                "run_s": run_s,
+            }
+        out.append((arrays, meta))
+    return out
+
+
+class CellOutcome(NamedTuple):
+    """A cell ready to use, and how it got there."""
+
+    cell: results.Cell
+    status: str  # status found on disk before: done / missing / stale / corrupt
+    detail: str
+    ran: bool
+
+
+def ensure_cell(
+    out: str | Path,
+    cfg: config.Config,
+    seeds: Sequence[int],
+    log: Callable[[str], None] | None = None,
+    lanes: str = "auto",
+) -> CellOutcome:
+    """Loads the cell when done with a matching hash and seeds, else (re)computes
+    and saves it."""
+    found = results.inspect_cell(out, cfg, seeds)
+    if found.status == "done":
+        cell = results.load_cell(results.cell_folder(out, cfg))
+        return CellOutcome(cell, "done", found.detail, False)
+    if log is not None and found.status in ("stale", "corrupt"):
+        log(f"recomputing {found.status} cell: {found.detail}")
+    ((arrays, meta),) = compute_cells([cfg], seeds, lanes)
+    folder = results.save_cell(out, cfg, arrays, meta)
+    return CellOutcome(results.load_cell(folder), found.status, found.detail, True)

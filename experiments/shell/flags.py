@@ -1,0 +1,200 @@
+"""Command-line flags -> a validated Config; the persistent compilation cache flag."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jdal import acquisitions, compile_cache, config, parallel, problems, results
+
+# Not settable with --set: the cell coordinates have their own flags, and method
+# options are set one by one, as <method>.<option>.
+COORDINATES = results.COORDINATES
+NOT_SETTABLE = (*COORDINATES, "options")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 1, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def name_list(kind: str, valid: Callable[[], Sequence[str]]) -> Callable[[str], list]:
+    """argparse type: comma-separated names from `valid()`, duplicates dropped."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated {kind} list")
+        allowed = list(valid())
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {', '.join(map(repr, unknown))}; "
+                f"valid: {', '.join(allowed)}"
+            )
+        return list(dict.fromkeys(names))
+
+    return parse
+
+
+def int_list(text: str) -> list[int]:
+    """argparse type: comma-separated integers >= 1, sorted, duplicates dropped."""
+    return sorted({positive_int(part.strip()) for part in text.split(",") if part})
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """argparse type for --set: `field=value` (a Config field) or
+    `method.option=value` (a method's option), the value typed accordingly."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    if "." in key:
+        return key, _option_value(key, value)
+    if key in COORDINATES:
+        raise argparse.ArgumentTypeError(
+            f"{key!r} is a cell coordinate; use its own flag (--{key}...)"
+        )
+    fields = {field.name: field for field in dataclasses.fields(config.Config)}
+    if key not in fields or key in NOT_SETTABLE:
+        settable = [name for name in fields if name not in NOT_SETTABLE]
+        raise argparse.ArgumentTypeError(
+            f"unknown config field {key!r}; valid fields: {', '.join(settable)}, "
+            "or a method option as <method>.<option>"
+        )
+    annotation = str(fields[key].type)
+    if value.lower() == "none" and "None" in annotation:
+        return key, None
+    kind = annotation.split("|")[0].strip()
+    parse = {"int": int, "float": float}.get(kind, str)
+    try:
+        return key, parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{key} expects {annotation}, got {value!r}"
+        ) from None
+
+
+def _option_value(key: str, text: str) -> config.OptionValue:
+    """The value of method option `key`, typed like the option's default."""
+    method, _, name = key.partition(".")
+    if method not in acquisitions.ACQUISITIONS:
+        raise argparse.ArgumentTypeError(
+            f"unknown method {method!r} in {key!r}; valid methods: "
+            f"{', '.join(acquisitions.names())}"
+        )
+    options = acquisitions.get(method).options
+    if name not in options:
+        valid = ", ".join(f"{method}.{option}" for option in options) or "none"
+        raise argparse.ArgumentTypeError(
+            f"{key!r} is not an option of {method!r}; its options: {valid}"
+        )
+    kind = type(options[name].default)
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise argparse.ArgumentTypeError(
+                f"{key} expects true or false, got {text!r}"
+            )
+        return text.lower() == "true"
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{key} expects {kind.__name__}, got {text!r}"
+        ) from None
+
+
+def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """Adds --seeds --steps --preset --set --out --lanes --compilation-cache."""
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=5,
+        help="number of seeds 0..S-1, run together as one vmapped call (default 5)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="AL steps T (default: the preset's)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=list(config.PRESETS),
+        default="quick",
+        help="config size preset; 'paper' is BENCHMARK.md exactly, 'quick' is "
+        "CPU-sized, 'smoke' takes seconds (default quick)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        metavar="KEY=VALUE",
+        type=parse_setting,
+        action="append",
+        default=[],
+        help="override a Config field, e.g. --set train_steps=100 ('none' for "
+        "problem defaults), or a method option, e.g. --set bald.passes=50 "
+        "(repeatable; every cell gets it, so cells stay comparable)",
+    )
+    parser.add_argument(
+        "--out", default=default_out, help=f"results folder (default {default_out})"
+    )
+    parser.add_argument(
+        "--lanes",
+        choices=parallel.LANES,
+        default="auto",
+        help="how the runs of one call are batched: vmap (vectorised, fast on "
+        "accelerators), map (one after another, each bit-for-bit its run alone, "
+        "whatever else shares the call), auto (map on one CPU device, else vmap; "
+        "default)",
+    )
+    compile_cache.add_flag(parser)  # --compilation-cache, as the benchmarks have it
+
+
+def enable_compilation_cache(args: argparse.Namespace) -> None:
+    """Turns on the persistent compilation cache of --compilation-cache; call it
+    before anything compiles (JAX opens the cache at the first compile)."""
+    compile_cache.enable(args.compilation_cache)
+
+
+def make_config(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    problem: str,
+    method: str,
+    gamma: int | None,
+) -> config.Config:
+    """The validated config of one cell; gamma None for a method that ignores it.
+
+    A bad config is a parser error naming the field or option (exit 2).
+    """
+    changes = {key: value for key, value in args.settings if "." not in key}
+    options = {key: value for key, value in args.settings if "." in key}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    try:
+        if not acquisitions.get(method).uses_pool:
+            gamma = None
+        cfg = config.preset(
+            args.preset,
+            problem=problem,
+            method=method,
+            gamma=gamma,
+            options=options,
+            **changes,
+        ).validate()
+        problems.get(cfg.problem)
+        acquisitions.check_options(cfg.options)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    return cfg

@@ -1,0 +1,240 @@
+"""Figures: MSE curves, nAUC heatmaps, nAUC against nDiv; one style per method."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib import ticker
+from matplotlib.lines import Line2D
+
+from jdal import acquisitions, metrics, results
+
+from .tables import NO_GAMMA, gamma_key, method_label, method_order
+
+plt.switch_backend("Agg")  # files only, never a window
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+
+
+def method_style(method: str, reference: bool = False) -> dict[str, Any]:
+    """Colour, line style and marker fixed per method across every figure."""
+    if reference:
+        return {"color": "0.45", "linestyle": "--", "marker": "x"}
+    if method == "random":
+        return {"color": "black", "linestyle": "-", "marker": "o"}
+    names = [m for m in acquisitions.names() if m != "random"]
+    if method in names:
+        index = names.index(method)
+    else:
+        index = len(names) + zlib.crc32(method.encode()) % 7
+    # Saturated, distinct colours (tab10, then Dark2), never the pale tab20 half.
+    # Greys are left out: grey is the reference's colour.
+    colors = [
+        color
+        for color in plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
+        if len({round(channel, 2) for channel in color}) > 1
+    ]
+    return {
+        "color": colors[index % len(colors)],
+        "linestyle": "-",
+        "marker": MARKERS[index % len(MARKERS)],
+    }
+
+
+def save_figure(fig, stem: Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Saves `fig` as <stem>.<fmt> for each format and closes it."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for extension in formats:
+        path = stem.with_suffix(f".{extension}")
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def plot_mse_curves(ax, cells: Sequence[results.Cell], title: str) -> None:
+    """Seed-mean test MSE against labelled-set size (log y), min-max band over seeds."""
+    by_method = {cell.method: cell for cell in cells}
+    n_seeds = max((len(cell.seeds) for cell in cells), default=0)
+    for method in method_order(by_method):
+        cell = by_method[method]
+        n, mse = cell.arrays["n_labelled"], cell.arrays["mse"].astype(np.float64)
+        style = method_style(method, cell.reference)
+        ax.plot(
+            n,
+            mse.mean(axis=0),
+            color=style["color"],
+            linestyle=style["linestyle"],
+            marker=style["marker"],
+            markersize=3.5,
+            markevery=max(1, len(n) // 12),
+            linewidth=2.0 if method == "random" else 1.5,
+            zorder=3 if method == "random" else 2,
+            label=method_label(method, cell.reference),
+        )
+        if mse.shape[0] > 1:
+            ax.fill_between(n, mse.min(0), mse.max(0), color=style["color"], alpha=0.12)
+    ax.set_yscale("log")
+    ax.set_xlabel("labelled points n")
+    ax.set_ylabel("test MSE")
+    band = f"band: min-max over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
+    ax.set_title(f"{title}\nline: seed mean, {band}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    if len(by_method) > 6:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8, loc="best")
+
+
+def curves_figure(
+    cells: Sequence[results.Cell],
+    title: str,
+    stem: Path,
+    formats: Sequence[str] = ("png",),
+    size: tuple[float, float] = (6.8, 4.6),
+) -> list[Path]:
+    """The MSE curves of `cells` (one per method) saved as <stem>.<format>."""
+    fig, ax = plt.subplots(figsize=size)
+    plot_mse_curves(ax, cells, title)
+    return save_figure(fig, stem, formats)
+
+
+def heatmap_figure(
+    problem: str,
+    scores: Sequence[metrics.Score],
+    gammas: Sequence[int],
+    formats: Sequence[str],
+    folder: Path,
+) -> list[Path]:
+    """nAUC per method and γ of one problem, diverging colours centred at 1."""
+    methods = method_order({s.method for s in scores})
+    columns = [gamma_key(g) for g in gammas]
+    if any(s.gamma is None for s in scores):
+        columns.append(NO_GAMMA)
+    values = np.full((len(methods), len(columns)), np.nan)
+    for s in scores:
+        values[methods.index(s.method), columns.index(gamma_key(s.gamma))] = s.nauc
+    finite = values[np.isfinite(values)]
+    spread = max(float(np.max(np.abs(np.log(finite)))), np.log(1.05))
+    norm = mcolors.TwoSlopeNorm(vmin=np.exp(-spread), vcenter=1.0, vmax=np.exp(spread))
+    fig, ax = plt.subplots(
+        figsize=(1.2 + 0.9 * len(columns), 1.4 + 0.42 * len(methods))
+    )
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.92")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            strong = abs(np.log(value)) > 0.6 * spread
+            ax.text(
+                col,
+                row,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if strong else "black",
+            )
+    reference = {s.method: s.reference for s in scores}
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(methods)), [method_label(m, reference[m]) for m in methods])
+    n_competitors = sum(not reference[m] for m in methods)
+    if 0 < n_competitors < len(methods):
+        ax.axhline(n_competitors - 0.5, color="black", linewidth=1.2)
+    ax.set_xlabel("pool ratio γ = pool size / k")
+    ax.set_title(f"{problem}: nAUC of test MSE vs random\n(blue < 1: beats random)")
+    bar = fig.colorbar(image, ax=ax, shrink=0.85)
+    bar.set_label("nAUC = AUC(method) / AUC(random)")
+    return save_figure(fig, folder / f"nauc_heatmap_{problem}", formats)
+
+
+def scatter_figure(
+    scores_by_problem: dict[str, Sequence[metrics.Score]],
+    formats: Sequence[str],
+    folder: Path,
+) -> list[Path]:
+    """nAUC against nDiv, one point per cell: marker by method, colour by problem."""
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    problem_colors = plt.get_cmap("tab10").colors
+    problems = list(scores_by_problem)
+    methods = method_order(
+        {s.method for scores in scores_by_problem.values() for s in scores}
+    )
+    reference = {}
+    for p_index, problem in enumerate(problems):
+        for s in scores_by_problem[problem]:
+            reference[s.method] = s.reference
+            ax.scatter(
+                s.ndiv,
+                s.nauc,
+                marker=method_style(s.method, s.reference)["marker"],
+                color=problem_colors[p_index % len(problem_colors)],
+                s=36,
+                alpha=0.85,
+                linewidths=1.0,
+            )
+    ax.axhline(1.0, color="0.3", linestyle=":", linewidth=1)
+    ax.axvline(1.0, color="0.3", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("nDiv = Div(method) / Div(random)  (well below 1: mode collapse)")
+    ax.set_ylabel("nAUC = AUC(method) / AUC(random)  (below 1: beats random)")
+    ax.set_title("nAUC against nDiv; one point per (problem, method, γ) cell")
+    method_handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            color="0.25",
+            marker=method_style(m, reference[m])["marker"],
+            label=method_label(m, reference[m]),
+        )
+        for m in methods
+    ]
+    problem_handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="s",
+            color=problem_colors[i % len(problem_colors)],
+            label=problem,
+        )
+        for i, problem in enumerate(problems)
+    ]
+    # Figure legends (not axes artists) so the tight bounding box keeps both.
+    fig.legend(
+        handles=method_handles,
+        title="method",
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        bbox_transform=ax.transAxes,
+    )
+    fig.legend(
+        handles=problem_handles,
+        title="problem",
+        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(1.01, 0.0),
+        bbox_transform=ax.transAxes,
+    )
+    ax.grid(True, which="both", alpha=0.2)
+    label_ratio_axis(ax.xaxis, ax.get_xlim())
+    label_ratio_axis(ax.yaxis, ax.get_ylim())
+    return save_figure(fig, folder / "nauc_vs_ndiv", formats)
+
+
+def label_ratio_axis(axis, limits: tuple[float, float]) -> None:
+    """Plain numbers (0.5, 1, 2) on a log ratio axis; evenly spaced within a decade."""
+    low, high = limits
+    if high / low <= 10:
+        axis.set_major_locator(ticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_minor_formatter(ticker.NullFormatter())
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
