@@ -1,11 +1,24 @@
-"""Shared test settings: strict rank promotion, JAX's persistent compilation cache
-(on, as for the CLI: JDAL_COMPILATION_CACHE=off or a folder overrides the default),
-and a typed PRNG key fixture."""
+"""Shared test settings: strict rank promotion, fast XLA compiles, JAX's persistent
+compilation cache, and a typed PRNG key fixture.
 
-import jax
-import pytest
+Compiling dominates the suite on a CPU, and most of it is LLVM optimising code
+that then runs for milliseconds: the tests compile with XLA's CPU backend
+optimisation off (`--xla_backend_optimization_level=0`, set before JAX starts and
+inherited by the subprocess tests), which halves their time. Every program of the
+suite is compiled the same way, so comparisons between programs stay exact. The
+persistent cache is on as for the CLI (JDAL_COMPILATION_CACHE=off or a folder
+overrides the default)."""
 
-from jdal import compile_cache
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+).strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+from jdal import compile_cache  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 compile_cache.enable()

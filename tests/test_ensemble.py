@@ -142,9 +142,11 @@ def test_plateau_floor_is_pytorchs_smallest_cut():
     assert want[-1] == pytest.approx(1e-4 * 0.8**35, rel=1e-9)
     assert torch_plateau_floor(1e-4, 0.8) == pytest.approx(0.8**35, rel=1e-9)
     optimizer = make_optimizer(1e-4, 0.0, 0.8, 10, 1e-4)
-    state, params, previous = optimizer.init(jnp.zeros(1)), jnp.zeros(1), NO_LOSS_YET
+    one = jnp.ones(1)
+    state, previous = optimizer.init(one), NO_LOSS_YET
+    update = jax.jit(lambda state, loss: optimizer.update(one, state, one, value=loss))
     for loss in losses:
-        _, state = optimizer.update(jnp.ones(1), state, params, value=previous)
+        _, state = update(state, jnp.float32(previous))
         previous = loss
     assert 1e-4 * float(plateau_scale(state)) == pytest.approx(want[-1], rel=1e-5)
 

@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent(
 def test_sharded_runs_match_single_device():
     env = dict(
         os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+        + " --xla_force_host_platform_device_count=4",
         JAX_PLATFORMS="cpu",
     )
     proc = subprocess.run(
