@@ -676,7 +676,14 @@ def end_to_end_results(problem):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("problem", problems.names())
+@pytest.mark.parametrize(
+    "problem",
+    # One problem's runs share one compiled program: keep them on one xdist worker.
+    [
+        pytest.param(p, marks=pytest.mark.xdist_group(f"e2e-{p}"))
+        for p in problems.names()
+    ],
+)
 def test_end_to_end_on_every_problem(problem, method):
     result = end_to_end_results(problem)[method]
     if isinstance(result, Exception):
