@@ -14,16 +14,28 @@ With `--gamma-grid on` (the default, except with vmap lanes on a CPU) every γ o
 `jdal.parallel.GridRunner`): one compile instead of one per γ. Its cells
 are saved together when the call returns, so an interruption loses at most that
 group's work. `off` computes cell by cell.
+
+Many workers (GPUs, hosts, a job array) split one sweep with `--shard I/N` (1-based):
+each runs the same command with its own I into one shared folder, and report.py
+reads the union. The split deals whole (problem, method) groups and depends on the
+flags only (`shell.shards`); the atomic cell protocol keeps workers that share a
+folder from ever reading or pairing a partial cell. `--dry-run` lists every cell
+with its status, shard and estimated work, and computes nothing.
+
+    python experiments/sweep.py --preset paper --shard 2/4 --out /shared/paper
+    python experiments/sweep.py --preset paper --shard 2/4 --dry-run
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import sys
 import time
 
 import jax
-from shell import cells, flags, tables
+from shell import cells, flags, shards, tables
 from tqdm import tqdm
 
 from jdal import acquisitions, config, parallel, problems, results
@@ -61,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute all γ of a (problem, method) in one compiled call (on) or "
         "one call per γ (off); auto (default): on, except with vmap lanes on a "
         "CPU, where the padded grid measured slower",
+    )
+    parser.add_argument(
+        "--shard",
+        type=shards.parse_shard,
+        default=None,
+        metavar="I/N",
+        help="compute only worker I's share of N (1-based, 1 <= I <= N): whole "
+        "(problem, method) groups, dealt by estimated work; every worker gets the "
+        "same flags and --out (default: everything)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list every cell with its status, shard and estimated work; compute "
+        "nothing",
     )
     flags.add_config_flags(parser, default_out="results/sweep")
     return parser
@@ -110,13 +137,118 @@ def group_name(group: list[config.Config]) -> str:
     return f"{first.problem}/{first.method}/{gammas}"
 
 
+def _recorded_seconds(out, cfg: config.Config) -> float | None:
+    """total_s of a finished cell's meta.json, or None."""
+    path = results.cell_folder(out, cfg) / results.META_FILE
+    try:
+        return float(json.loads(path.read_text())["timing"]["total_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> int:
+    """Prints every cell (status, shard, work, estimated seconds) and one line per
+    shard; computes nothing. A finished cell shows its recorded total_s; one to
+    compute, the mean recorded total_s of finished cells of the same (problem,
+    method), else of the same problem (cells of one problem do the same training
+    work), else n/a."""
+    index, count = args.shard or (1, 1)
+    found = [results.inspect_cell(args.out, cfg, seeds).status for cfg in cfgs]
+    recorded = [
+        _recorded_seconds(args.out, cfg) if status == "done" else None
+        for cfg, status in zip(cfgs, found, strict=True)
+    ]
+    known: dict = {}
+    for cfg, seconds in zip(cfgs, recorded, strict=True):
+        if seconds is not None:
+            known.setdefault(shards.group_key(cfg), []).append(seconds)
+            known.setdefault(cfg.problem, []).append(seconds)
+
+    rows = []
+    shard_rows = {
+        shard: {"groups": set(), "cells": 0, "todo": 0, "tflop": 0.0, "s": 0.0,
+                "unknown": 0}
+        for shard in range(1, count + 1)
+    }  # fmt: skip
+    for cfg, status, seconds in zip(cfgs, found, recorded, strict=True):
+        shard = owner[shards.group_key(cfg)]
+        work = shards.cell_work(cfg, len(seeds))
+        if status != "done":
+            same = known.get(shards.group_key(cfg)) or known.get(cfg.problem)
+            seconds = statistics.mean(same) if same else None
+        rows.append(
+            [
+                cfg.problem,
+                cfg.method,
+                "any" if cfg.gamma is None else str(cfg.gamma),
+                status,
+                f"{shard}/{count}",
+                f"{len(seeds)} x {cfg.steps + 1}",
+                tables.fmt(work.tflop),
+                "n/a" if seconds is None else f"{seconds:.1f}",
+            ]
+        )
+        total = shard_rows[shard]
+        total["groups"].add(shards.group_key(cfg))
+        total["cells"] += 1
+        if status != "done":
+            total["todo"] += 1
+            total["tflop"] += work.tflop
+            total["s"] += seconds or 0.0
+            total["unknown"] += seconds is None
+    print(
+        f"dry run: {len(cfgs)} cells under {args.out}, {len(seeds)} seeds, preset "
+        f"{args.preset}, {count} shard(s); nothing is computed"
+    )
+    headers = ["problem", "method", "γ", "status", "shard", "seeds x trainings"]
+    headers += ["useful TFLOP", "est. s"]
+    print(tables.format_table(headers, rows))
+    print()
+    summary = []
+    for shard, total in shard_rows.items():
+        seconds = f"{total['s']:.1f}"
+        if total["unknown"] == total["todo"]:
+            seconds = "n/a" if total["todo"] else "0"
+        elif total["unknown"]:
+            seconds += f" + {total['unknown']} cells unknown"
+        this = " (this worker)" if args.shard is not None and shard == index else ""
+        summary.append(
+            [
+                f"{shard}/{count}{this}",
+                str(len(total["groups"])),
+                str(total["cells"]),
+                str(total["todo"]),
+                tables.fmt(total["tflop"]),
+                seconds,
+            ]
+        )
+    headers = ["shard", "(problem, method) groups", "cells", "to compute"]
+    headers += ["useful TFLOP to compute", "est. s to compute"]
+    print(tables.format_table(headers, summary))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    flags.enable_compilation_cache(args)
+    flags.enable_compilation_cache(args)  # before anything compiles
     start = time.perf_counter()
     cfgs = plan(parser, args)
     seeds = list(range(args.seeds))
+    owner = None
+    if args.shard is not None or args.dry_run:
+        index, count = args.shard or (1, 1)
+        owner = shards.assign(cfgs, count, len(seeds))
+    if args.dry_run:
+        return dry_run(args, cfgs, seeds, owner)
+    if args.shard is not None:
+        mine = [cfg for cfg in cfgs if owner[shards.group_key(cfg)] == index]
+        print(
+            f"shard {index}/{count}: {len(mine)} of {len(cfgs)} cells "
+            f"({len(set(map(shards.group_key, mine)))} of {len(owner)} "
+            "(problem, method) groups)"
+        )
+        cfgs = mine
     found = [results.inspect_cell(args.out, cfg, seeds) for cfg in cfgs]
     todo = [cfg for cfg, f in zip(cfgs, found, strict=True) if f.status != "done"]
     counts = {s: sum(f.status == s for f in found) for s in results.STATUSES}

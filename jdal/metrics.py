@@ -103,6 +103,11 @@ def is_robust(nauc_by_gamma: dict[int, float]) -> bool:
     return bool(nauc_by_gamma) and all(v < 1.0 for v in nauc_by_gamma.values())
 
 
+def worst_nauc(nauc_by_gamma: dict[int, float]) -> float:
+    """The highest nAUC over γ: what a method risks when γ is not known."""
+    return max(nauc_by_gamma.values())
+
+
 def best_gamma(nauc_by_gamma: dict[int, float]) -> int:
     """The gamma with the lowest nAUC."""
     return min(nauc_by_gamma, key=nauc_by_gamma.__getitem__)

@@ -681,3 +681,35 @@ def test_a_config_that_cannot_fit_is_refused_with_one_line(tmp_path, capsys):
     assert err.startswith("error: one run needs about") and "GiB" in err
     assert "k=100000" in err and "n_test=" in err
     assert not any(tmp_path.iterdir())  # nothing saved
+
+
+def test_robustness_table_ranks_methods_by_their_worst_gamma():
+    """The study's question in one table: a method's worst nAUC over γ per problem
+    and overall, ranked; random is the 1.000 line; references come last."""
+
+    def score(problem, method, gamma, nauc, reference=False):
+        return metrics.Score(
+            problem, method, gamma, reference, 0.0, 0.0, nauc, np.ones(1), (0, 0), 1.0
+        )
+
+    scores = {
+        "sine": [
+            score("sine", "gsx", 2, 0.7), score("sine", "gsx", 8, 0.9),
+            score("sine", "qbc", 2, 0.5), score("sine", "qbc", 8, 1.4),
+            score("sine", "naqbc", None, 0.95),
+            score("sine", "mse", 2, 0.3, reference=True),
+        ],
+        "robo": [
+            score("robo", "gsx", 2, 0.8), score("robo", "qbc", 2, 0.6),
+            score("robo", "naqbc", None, 0.99),
+        ],
+    }  # fmt: skip
+    rows = [line.split(" | ") for line in tables.robustness_table(scores)[2:]]
+    names = [row[1] for row in rows]
+    assert names == [
+        "gsx", "naqbc (ignores γ)", "random (baseline)", "qbc", "mse (reference)"
+    ]  # fmt: skip
+    gsx = rows[0]
+    assert gsx[0] == "| 1" and gsx[2:6] == ["0.900", "0.800", "0.900", "2 of 2 |"]
+    assert rows[3][2:5] == ["1.400", "0.600", "1.400"]  # qbc: worst is sine's γ 8
+    assert rows[-1][0] == "| "  # references are not ranked

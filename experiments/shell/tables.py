@@ -353,6 +353,14 @@ def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str
         f"Robust on every problem ({', '.join(scores_by_problem)}): "
         + (", ".join(overall) if overall else "none")
     )
+    lines += [
+        "",
+        "Robustness: the worst nAUC over γ on each problem and overall, methods "
+        "ranked by the overall worst (below 1: better than random whatever γ, on "
+        "these problems):",
+        "",
+        *robustness_table(scores_by_problem),
+    ]
     lines += ["", "Best γ (lowest nAUC) per method and problem:", ""]
     problem_names = list(scores_by_problem)
     rows = [
@@ -363,6 +371,51 @@ def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str
     if skipped:
         lines += ["", "Cells left out:", ""] + [f"- {reason}" for reason in skipped]
     return lines + [""]
+
+
+def robustness_table(scores_by_problem: dict[str, list[metrics.Score]]) -> list[str]:
+    """Markdown rows: per method, its worst nAUC over γ on each problem and over
+    all of them, ranked by the latter; references after the ranked methods."""
+    problem_names = list(scores_by_problem)
+    worst: dict[str, dict[str, float]] = defaultdict(dict)
+    reference: dict[str, bool] = {}
+    for problem, scores in scores_by_problem.items():
+        by_method: dict[str, dict] = defaultdict(dict)
+        for s in scores:
+            by_method[s.method][s.gamma] = s.nauc
+            reference[s.method] = s.reference
+        for method, by_gamma in by_method.items():
+            worst[method][problem] = metrics.worst_nauc(by_gamma)
+    worst["random"] = {p: 1.0 for p in problem_names}  # the baseline, by definition
+    reference["random"] = False
+
+    def overall(method: str) -> float:
+        # A problem where the method has no cell counts as unknown, i.e. unsafe.
+        values = [worst[method].get(p, np.inf) for p in problem_names]
+        return max(values)
+
+    ranked = sorted(
+        (m for m in worst if not reference[m]), key=lambda m: (overall(m), m)
+    )
+    ranked += sorted(m for m in worst if reference[m])
+    rows = []
+    for rank, method in enumerate(ranked, start=1):
+        cells = [
+            f"{worst[method][p]:.3f}" if p in worst[method] else ""
+            for p in problem_names
+        ]
+        robust_on = sum(worst[method].get(p, np.inf) < 1.0 for p in problem_names)
+        rows.append(
+            [
+                "" if reference[method] else str(rank),
+                method_label(method, reference[method]),
+                *cells,
+                f"{overall(method):.3f}",
+                f"{robust_on} of {len(problem_names)}",
+            ]
+        )
+    headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
+    return markdown_table(headers, rows)
 
 
 def write_csv(path: Path, cells: Sequence[results.Cell]) -> Path:

@@ -23,6 +23,10 @@ PRECISION_SETTINGS = {
 }
 
 ADM_HEAD_LENGTH = 1000  # the Dense 1000 feeding the adm transposed-conv head
+# Collection where the member records each Dense layer's input when it is mutable
+# (`apply(..., mutable=[DENSE_INPUTS])`); the Dense outputs carry a `perturb` of
+# the same name, so gradient features need no second forward pass.
+DENSE_INPUTS = "dense_inputs"
 
 
 def torch_uniform(fan_in: int):
@@ -87,6 +91,11 @@ class MLP(nn.Module):
     where `features` are the last hidden activations (input of the last Dense). In
     training mode BatchNorm statistics use the rows where `mask` is true only and the
     running averages are updated (momentum 0.1 in PyTorch's convention).
+
+    Dense layer i (in order, the output layer included) sows its input as
+    `DENSE_INPUTS["dense<i>"]` and perturbs its output as `perturbations["dense<i>"]`;
+    both are no-ops unless asked for, and give gradient features per layer
+    (`jdal.acquisitions.kernels`).
     """
 
     hidden: tuple[int, ...]
@@ -102,9 +111,16 @@ class MLP(nn.Module):
     ) -> tuple[jax.Array, jax.Array]:
         opts = dict(dtype=self.dtype, precision=self.precision)
         bn_mask = None if mask is None else mask[:, None]
+        layer = iter(range(len(self.hidden) + 1))
+
+        def dense(width: int, h: jax.Array) -> jax.Array:
+            name = f"dense{next(layer)}"
+            self.sow(DENSE_INPUTS, name, h)
+            return self.perturb(name, torch_dense(width, h.shape[-1], **opts)(h))
+
         h = x
         for width in self.hidden:
-            h = torch_dense(width, h.shape[-1], **opts)(h)
+            h = dense(width, h)
             h = nn.BatchNorm(
                 use_running_average=not train,
                 momentum=1.0 - self.bn_momentum,
@@ -115,8 +131,7 @@ class MLP(nn.Module):
             h = nn.relu(h)
         features = h
         if self.head == "adm_conv":
-            z = torch_dense(ADM_HEAD_LENGTH, h.shape[-1], **opts)(h)
-            y = AdmHead(**opts)(z)
+            y = AdmHead(**opts)(dense(ADM_HEAD_LENGTH, h))
         else:
-            y = torch_dense(self.dim_y, h.shape[-1], **opts)(h)
+            y = dense(self.dim_y, h)
         return y.astype(jnp.float32), features.astype(jnp.float32)
