@@ -10,6 +10,12 @@ seed (N0 + t k), the steps are split statically into a few size buckets: each bu
 is one `lax.scan` whose training sees only the first `capacity` buffer rows, so early
 steps do not pay for the full buffer (`Config.train_buckets`; 1 = one scan).
 
+On a finite data set (`Problem.data`, `jdal.problems.user`) the same run draws
+rows instead of points: per seed a permutation gives the test rows then the initial
+rows, and every pool is made of not-yet-used rows (`finite_split`, `finite_pool`);
+a bool[N] mask in the scan carry marks rows used, so no row is labelled twice or
+comes from the test split. The uniform path is unchanged.
+
 The run has T + 1 trainings and T acquisitions. The last training (t = T, on all
 N0 + T k labels) is the last bucket's final scan step, whose acquisition a
 `lax.cond` skips, so the training body is compiled once per bucket and no more.
@@ -140,6 +146,64 @@ def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
     return prefix_uniform(key, size, (dim_x,), -1.0, 1.0)
 
 
+def finite_split(
+    key: jax.Array, n_rows: int, n_test: int, n_initial: int
+) -> tuple[jax.Array, jax.Array]:
+    """(test rows int32[n_test], initial rows int32[n_initial]) of a finite data set:
+    the first rows of one random permutation of range(n_rows), so they are disjoint."""
+    order = jax.random.permutation(key, n_rows)
+    return order[:n_test], order[n_test : n_test + n_initial]
+
+
+def finite_pool(
+    key: jax.Array, used: jax.Array, size: int
+) -> tuple[jax.Array, jax.Array]:
+    """(rows int32[size], available bool[size]): a pool of up to `size` distinct
+    unused rows of a finite data set (used: bool[N]), drawn without replacement.
+
+    Row i gets priority u_i from (key, i) alone (`prefix_uniform`) and the pool is
+    the unused rows of smallest priority, in priority order, so pools nest across γ
+    like `draw_pool`'s. When fewer than `size` rows are unused, the rows past them
+    are used ones and `available` masks them out.
+    """
+    priority = prefix_uniform(key, used.shape[0])
+    _, rows = jax.lax.top_k(-jnp.where(used, jnp.inf, priority), size)
+    return rows, ~used[rows]
+
+
+def finite_rows_needed(problem: Problem, cfg: Config) -> int:
+    """Rows a finite data set needs: N0 + T k to label plus the test rows."""
+    return cfg.n_final + problem.data.n_test_rows(cfg.n_test)
+
+
+def check_problem(problem: Problem, cfg: Config, method: Acquisition) -> None:
+    """ValueError when a finite data set cannot run `cfg`: a method that
+    synthesises points (it has no row to label), or too few rows."""
+    data = problem.data
+    if data is None:
+        return
+    where = f"problem {problem.name!r} is a finite data set ({data.source})"
+    if method.returns_points:
+        raise ValueError(
+            f"{where}: method {method.name!r} synthesises points, which have no "
+            "label in the data; use a method that picks from the pool"
+        )
+    n_test = data.n_test_rows(cfg.n_test)
+    needed = finite_rows_needed(problem, cfg)
+    if data.n_rows < needed:
+        max_steps = (data.n_rows - n_test - cfg.n_initial) // cfg.k
+        hint = (
+            f"lower steps to {max_steps} or less, or k or n_initial"
+            if max_steps >= 1
+            else "lower n_initial or k"
+        )
+        raise ValueError(
+            f"{where}: {data.n_rows} rows are too few: n_initial + steps * k = "
+            f"{cfg.n_initial} + {cfg.steps} * {cfg.k} = {cfg.n_final} rows to label "
+            f"plus {n_test} test rows = {needed} needed; {hint}"
+        )
+
+
 def mean_prediction_mse(
     ensemble: Ensemble, state: EnsembleState, x: jax.Array, y: jax.Array
 ) -> jax.Array:
@@ -165,6 +229,7 @@ def setup(cfg: Config) -> Setup:
     problem = problems.get(cfg.problem)
     method = acquisitions.get(cfg.method)
     acquisitions.check_options(cfg.options)
+    check_problem(problem, cfg, method)
     if method.uses_pool and cfg.gamma is None:
         raise ValueError(
             f"Config.gamma=None is invalid for method {cfg.method!r}: it draws from "
@@ -236,6 +301,7 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
     problem, method, _, ensemble, select = setup(cfg)
     buckets = size_buckets(cfg)
     d, k = problem.dim_x, cfg.k
+    data = problem.data  # None: an oracle on [-1, 1]^d
 
     def uniform(key, n):
         return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
@@ -244,39 +310,60 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
         key_initial, key_test, key_model, key_steps = (
             jax.random.fold_in(key, i) for i in range(4)
         )
-        test_x = uniform(key_test, cfg.n_test)
-        test_y = problem.label(test_x)
-        buffer_x, buffer_y = labelled_buffer(
-            problem, uniform(key_initial, cfg.n_initial), cfg.n_final
-        )
-        carry = (buffer_x, buffer_y, ensemble.init(key_model))
+        if data is None:
+            test_x = uniform(key_test, cfg.n_test)
+            test_y = problem.label(test_x)
+            buffer_x, buffer_y = labelled_buffer(
+                problem, uniform(key_initial, cfg.n_initial), cfg.n_final
+            )
+            used = ()  # nothing to track: the oracle labels any point
+        else:
+            n_test = data.n_test_rows(cfg.n_test)
+            test_rows, initial_rows = finite_split(
+                key_test, data.n_rows, n_test, cfg.n_initial
+            )
+            test_x, test_y = data.x[test_rows], data.y[test_rows]
+            buffer_x = jnp.zeros((cfg.n_final, d), jnp.float32)
+            buffer_y = jnp.zeros((cfg.n_final, problem.dim_y), jnp.float32)
+            buffer_x = buffer_x.at[: cfg.n_initial].set(data.x[initial_rows])
+            buffer_y = buffer_y.at[: cfg.n_initial].set(data.y[initial_rows])
+            used = jnp.zeros(data.n_rows, bool).at[test_rows].set(True)
+            used = used.at[initial_rows].set(True)
+        carry = (buffer_x, buffer_y, ensemble.init(key_model), used)
         pool_mask = jnp.arange(cfg.pool_size) < n_candidates
 
         def make_step(capacity: int, holds_final: bool):
-            def acquire(key_pool, key_select, buffer_x, buffer_y, model_state, n):
+            def acquire(key_pool, key_select, buffer_x, buffer_y, model_state, n, used):
                 acq_state = AcqState(
                     buffer_x[:capacity], buffer_y[:capacity], n, model_state
                 )
-                if method.returns_points:
+                if data is not None:  # rows: labels are looked up, rows marked used
+                    rows, available = finite_pool(key_pool, used, cfg.pool_size)
+                    pool = Pool(data.x[rows], pool_mask & available)
+                    picked = rows[select(key_select, pool, acq_state, k)]
+                    new_x, new_y = data.x[picked], data.y[picked]
+                    used = used.at[picked].set(True)
+                elif method.returns_points:
                     new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
+                    new_y = problem.label(new_x)
                 else:
                     pool = Pool(draw_pool(key_pool, cfg.pool_size, d), pool_mask)
                     new_x = pool.x[select(key_select, pool, acq_state, k)]
-                new_y = problem.label(new_x)
+                    new_y = problem.label(new_x)
                 buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
                 buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
                 div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
                 nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
-                return buffer_x, buffer_y, div, new_x, nonfinite
+                return buffer_x, buffer_y, div, new_x, nonfinite, used
 
-            def final(key_pool, key_select, buffer_x, buffer_y, model_state, n):
+            def final(key_pool, key_select, buffer_x, buffer_y, model_state, n, used):
                 # Step T: the buffer is full and nothing more is labelled.
                 del key_pool, key_select, model_state, n
                 zeros_x = jnp.zeros((k, d), jnp.float32)
-                return buffer_x, buffer_y, jnp.float32(0), zeros_x, jnp.int32(0)
+                return buffer_x, buffer_y, jnp.float32(0), zeros_x, jnp.int32(0), used
 
             def step(carry, t):
-                buffer_x, buffer_y, model_state = carry
+                buffer_x, buffer_y, model_state, used = carry
                 n = cfg.n_initial + t * k
                 key_train, key_pool, key_select = jax.random.split(
                     jax.random.fold_in(key_steps, t), 3
@@ -285,14 +372,22 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
                     key_train, model_state, buffer_x[:capacity], buffer_y[:capacity], n
                 )
                 mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
-                operands = (key_pool, key_select, buffer_x, buffer_y, model_state, n)
+                operands = (
+                    key_pool,
+                    key_select,
+                    buffer_x,
+                    buffer_y,
+                    model_state,
+                    n,
+                    used,
+                )
                 if holds_final:  # t is not batched, so this stays one branch.
                     acquired = jax.lax.cond(t < cfg.steps, acquire, final, *operands)
                 else:
                     acquired = acquire(*operands)
-                buffer_x, buffer_y, div, new_x, nonfinite = acquired
+                buffer_x, buffer_y, div, new_x, nonfinite, used = acquired
                 out = (mse, info.loss[-1], div, new_x, nonfinite)
-                return (buffer_x, buffer_y, model_state), out
+                return (buffer_x, buffer_y, model_state, used), out
 
             return step
 

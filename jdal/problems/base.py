@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
+import numpy as np
 
 
 class ModelSpec(NamedTuple):
@@ -29,6 +30,44 @@ class ModelSpec(NamedTuple):
     head: str = "dense"
 
 
+class FiniteData(NamedTuple):
+    """A finite data set whose labels are hidden until queried (`jdal.problems.user`).
+
+    Every column is min-max scaled to [-1, 1] over the whole data set, inputs and
+    targets, as the UCI problems foil and hydr are; the bounds are kept to map back.
+
+    Attributes:
+      x: f32[N, d] scaled inputs.
+      y: f32[N, dy] scaled targets.
+      source: where the rows came from (a file path, or "arrays").
+      x_min, x_max: f64[d] column bounds of the inputs, in the data's units.
+      y_min, y_max: f64[dy] column bounds of the targets, in the data's units.
+      x_names, y_names: column names (from the header, else "column <j>").
+      test_fraction: share of the rows held out for testing, unless
+        `Config.n_test` is smaller (`n_test_rows`).
+    """
+
+    x: jax.Array
+    y: jax.Array
+    source: str
+    x_min: np.ndarray
+    x_max: np.ndarray
+    y_min: np.ndarray
+    y_max: np.ndarray
+    x_names: tuple[str, ...]
+    y_names: tuple[str, ...]
+    test_fraction: float = 0.2
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.x.shape[0])
+
+    def n_test_rows(self, n_test: int) -> int:
+        """Test rows per seed: `test_fraction` of the rows (at least one), or
+        `n_test` (`Config.n_test`) if fewer."""
+        return max(1, min(n_test, int(self.test_fraction * self.n_rows)))
+
+
 class Problem(NamedTuple):
     """A benchmark problem: a pure oracle on [-1, 1]^dim_x plus its model settings.
 
@@ -39,6 +78,9 @@ class Problem(NamedTuple):
       oracle: pure jittable `f32[dim_x] -> f32[dim_y]`; batch it with `jax.vmap`.
       model: the spec's deep-ensemble settings for this problem.
       description: one line for tables and plots.
+      data: None for an oracle that can be queried anywhere; for a finite data
+        set, its rows (`FiniteData`): the run then draws test, initial and pool
+        points from the rows, and `oracle` is only the `mse` reference's lookup.
     """
 
     name: str
@@ -47,6 +89,7 @@ class Problem(NamedTuple):
     oracle: Callable[[jax.Array], jax.Array]
     model: ModelSpec
     description: str = ""
+    data: FiniteData | None = None
 
     def label(self, x: jax.Array) -> jax.Array:
         """Evaluates the oracle on a batch: f32[n, dim_x] -> f32[n, dim_y]."""
