@@ -31,8 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--problem",
         required=True,
-        choices=problems.names(),
-        help="benchmark problem",
+        type=flags.problem_name,
+        help="benchmark problem: one of "
+        f"{','.join(problems.names())}, or your own: a data file (data.csv, "
+        "data.csv:target=4,5, data.npz) or an import path (package.module:attribute, "
+        "path/to/file.py:attribute)",
     )
     parser.add_argument(
         "--gamma",
@@ -56,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     flags.enable_compilation_cache(args)
     start = time.perf_counter()
-    requested = args.methods or acquisitions.names()
+    requested = args.methods or [
+        m for m in acquisitions.names() if flags.method_applies(args.problem, m)
+    ]
     methods = tables.method_order(set(requested) | {"random"})
     configs = {
         method: flags.make_config(parser, args, args.problem, method, args.gamma)

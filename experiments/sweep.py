@@ -48,9 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--problems",
-        type=flags.name_list("problem", problems.names),
+        type=flags.problem_list,
         default=None,
-        help=f"comma-separated problems (default all: {','.join(problems.names())})",
+        help=f"comma-separated problems (default all: {','.join(problems.names())}); "
+        "your own too: a data file or an import path, as run.py --problem takes "
+        "(methods that synthesise points are left out on a data file)",
     )
     parser.add_argument(
         "--methods",
@@ -103,6 +105,8 @@ def plan(
     cfgs = []
     for problem in args.problems or problems.names():
         for method in methods:
+            if not flags.method_applies(problem, method):
+                continue
             uses_pool = acquisitions.get(method).uses_pool
             for gamma in args.gammas if uses_pool else [None]:
                 cfgs.append(flags.make_config(parser, args, problem, method, gamma))

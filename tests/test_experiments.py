@@ -249,7 +249,7 @@ def test_bad_flag_from_the_shell_has_no_traceback():
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert "argument --problem: invalid choice: 'mars'" in done.stderr
+    assert "argument --problem: unknown problem 'mars'" in done.stderr
 
 
 def test_set_overrides_are_typed():

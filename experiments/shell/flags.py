@@ -1,13 +1,22 @@
-"""Command-line flags -> a validated Config; the persistent compilation cache flag."""
+"""Command-line flags -> a validated Config; the persistent compilation cache flag.
+
+`--problem` / `--problems` take a registered name or your own problem
+(`jdal.problems.load`): a data file (`path/to/data.csv`, `data.csv:target=4,5`,
+`data.npz`) or an import path (`package.module:attribute`,
+`path/to/file.py:attribute`). It is loaded and registered while the flags are
+parsed, so the rest of the shell sees one more registered name.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from jdal import acquisitions, compile_cache, config, parallel, problems, results
+from jdal import acquisitions, compile_cache, config, loop, parallel, problems, results
+from jdal.problems import user
 
 # Not settable with --set: the cell coordinates have their own flags, and method
 # options are set one by one, as <method>.<option>.
@@ -45,6 +54,54 @@ def name_list(kind: str, valid: Callable[[], Sequence[str]]) -> Callable[[str], 
         return list(dict.fromkeys(names))
 
     return parse
+
+
+def problem_name(text: str) -> str:
+    """argparse type: a registered problem, or one loaded and registered from a
+    data file or an import path (`jdal.problems.load`); returns its name."""
+    text = text.strip()
+    if text in problems.PROBLEMS:
+        return text
+    if ":" not in text and Path(text).suffix.lower() not in user.DATA_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"unknown problem {text!r}; valid: {', '.join(problems.names())}, or "
+            f"your own: a data file ({', '.join(user.DATA_SUFFIXES)}) or an import "
+            "path package.module:attribute or path/to/file.py:attribute"
+        )
+    try:
+        return problems.load(text).name
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def problem_list(text: str) -> list[str]:
+    """argparse type: comma-separated problems (`problem_name` each), duplicates
+    dropped. A data file's `:target=4,5` keeps its commas: items after it that
+    look like column indices or names (no ':' or '.', not a problem) join it."""
+    items: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        joins = (
+            items
+            and ":target=" in items[-1]
+            and not any(c in part for c in ":./")
+            and part not in problems.PROBLEMS
+        )
+        if joins:
+            items[-1] += f",{part}"
+        else:
+            items.append(part)
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated problem list")
+    return list(dict.fromkeys(problem_name(item) for item in items))
+
+
+def method_applies(problem: str, method: str) -> bool:
+    """False for a method that synthesises points on a finite data set (it would
+    need labels the data does not have)."""
+    finite = problems.get(problem).data is not None
+    return not (finite and acquisitions.get(method).returns_points)
 
 
 def int_list(text: str) -> list[int]:
@@ -193,8 +250,8 @@ def make_config(
             options=options,
             **changes,
         ).validate()
-        problems.get(cfg.problem)
         acquisitions.check_options(cfg.options)
+        loop.check_problem(problems.get(cfg.problem), cfg, acquisitions.get(method))
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     return cfg
