@@ -513,3 +513,22 @@ def test_run_cli_on_a_csv(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "out" / "cli" / "random" / "gamma_any" / "meta.json").exists()
     assert "cli" in capsys.readouterr().out
+
+
+def test_gamma_grid_on_finite_data_matches_separate_runs(tmp_path):
+    """Pools nest across γ on a finite set too: the grid's padded, masked pool at
+    γ = 2 picks what a run at γ = 2 alone picks (60 rows: pools stay full)."""
+    path = write(tmp_path / "grid.csv", table(tiny_rows(60, seed=2)))
+    name = flags.problem_name(path)
+    cfg = tiny_config(name, "gsx")
+    key = jax.random.key(4)
+    grid = jax.jit(loop.make_grid_run(cfg, [2, 3]))(key, jnp.int32(2))
+    alone = jax.jit(loop.make_run(cfg.replace(gamma=2)))(key)
+    np.testing.assert_array_equal(grid.picked_x, alone.picked_x)
+    np.testing.assert_allclose(grid.mse, alone.mse, rtol=1e-5)
+
+
+def test_bad_output_bounds_are_refused():
+    for y_bounds in [(1.0, 0.0), ([0, 0], [1, 1]), (0.0,)]:
+        with pytest.raises(ValueError, match="y_bounds must be"):
+            problems.oracle_problem("yb", lambda u: u[0], [0], [1], y_bounds=y_bounds)

@@ -12,7 +12,8 @@ An oracle gets points in the user's units: jdal works in [-1, 1]^d and maps x to
 `lower + (x + 1) (upper - lower) / 2`. It is checked once, before any training
 (traced with `jax.eval_shape`, then run on 64 points of the box), and a function
 that cannot be traced, has the wrong output shape or returns a non-finite value is
-refused with a one-line ValueError naming the problem.
+refused with a one-line ValueError naming the problem (`output_size`,
+`check_finite`).
 
 A finite data set keeps its labels hidden until the run queries them (see
 `jdal.loop`): every column is min-max scaled to [-1, 1] over the whole data set,
@@ -134,18 +135,6 @@ def _bounds(name: str, lower, upper) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
-def check_oracle(
-    name: str, oracle: Callable[[jax.Array], jax.Array], dim_x: int, box=None
-) -> int:
-    """Traces and runs `oracle` (f32[dim_x] in [-1, 1]^d -> f32[dy] or a scalar)
-    before any training; returns dy (1 for a scalar). ValueError in one line
-    naming the problem when it cannot be traced under `jit`, its output is not one
-    vector of floats, or it is not finite at a probe (`check_finite`)."""
-    dim_y = output_size(name, oracle, dim_x)
-    check_finite(name, oracle, dim_x, box)
-    return dim_y
-
-
 def output_size(name: str, oracle: Callable, dim_x: int) -> int:
     """dy of `oracle` from its traced output shape (a scalar is dy = 1)."""
     spec = jax.ShapeDtypeStruct((dim_x,), jnp.float32)
@@ -221,7 +210,8 @@ def oracle_problem(
 
     Returns:
       The `Problem` (oracle on [-1, 1]^d). ValueError in one line naming the
-      problem when the function or its box is not usable (`check_oracle`).
+      problem when the function or its box is not usable (`output_size`,
+      `check_finite`).
     """
     check_name(name)
     lower, upper = _bounds(name, lower, upper)
@@ -234,28 +224,26 @@ def oracle_problem(
         return low + (x + 1.0) * half_span
 
     dim_y = output_size(name, lambda x: oracle(to_box(x)), dim_x)
-    if y_bounds is None:
-        y_low, y_scale = np.zeros(dim_y, np.float32), np.ones(dim_y, np.float32)
-        y_shift = np.zeros(dim_y, np.float32)
-    else:
-        y_low, y_high = (
-            np.broadcast_to(np.asarray(b, np.float32).reshape(-1), (dim_y,))
-            if np.size(b) in (1, dim_y)
-            else None
-            for b in y_bounds
-        )
-        if y_low is None or y_high is None or not np.all(y_low < y_high):
+    if y_bounds is not None:
+        try:
+            y_low, y_high = (
+                np.broadcast_to(np.asarray(b, np.float32).reshape(-1), (dim_y,))
+                for b in y_bounds
+            )
+        except (TypeError, ValueError):
+            y_low = y_high = None
+        if y_low is None or not np.all(y_low < y_high):
             raise ValueError(
                 f"problem {name!r}: y_bounds must be (low, high), one number or one "
                 f"per output ({dim_y}), with low < high"
             )
-        y_scale, y_shift = 2.0 / (y_high - y_low), np.ones(dim_y, np.float32)
+        y_scale = 2.0 / (y_high - y_low)
 
     def wrapped(x: jax.Array) -> jax.Array:
         y = jnp.reshape(oracle(to_box(x)), (dim_y,)).astype(jnp.float32)
-        if y_bounds is None:  # raw outputs, bit for bit
+        if y_bounds is None:  # the raw outputs
             return y
-        return (y - y_low) * y_scale - y_shift
+        return (y - y_low) * y_scale - 1.0
 
     check_finite(name, wrapped, dim_x, box=to_box)
     function = getattr(oracle, "__name__", "oracle")
