@@ -448,6 +448,11 @@ def finite(tmp_path_factory):
     return finite_results(str(tmp_path_factory.mktemp("finite")))
 
 
+# The finite-pool tests share one compiled program: keep them on one xdist worker.
+ONE_PROGRAM = pytest.mark.xdist_group("user-finite")
+
+
+@ONE_PROGRAM
 @pytest.mark.parametrize("method", FINITE_METHODS)
 def test_every_pool_method_labels_distinct_unused_rows(finite, method):
     problem, out, _ = finite
@@ -473,6 +478,7 @@ def test_every_pool_method_labels_distinct_unused_rows(finite, method):
     np.testing.assert_array_equal(out["again"][method].mse, out[0][method].mse)
 
 
+@ONE_PROGRAM
 def test_labels_are_the_data_and_pools_shrink(finite):
     problem, out, records = finite
     data_x, data_y = np.asarray(problem.data.x), np.asarray(problem.data.y)
