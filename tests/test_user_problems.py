@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "experiments"))
 
 import run  # noqa: E402
+import sweep  # noqa: E402
 from shell import flags  # noqa: E402
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
@@ -538,3 +539,19 @@ def test_bad_output_bounds_are_refused():
     for y_bounds in [(1.0, 0.0), ([0, 0], [1, 1]), (0.0,)]:
         with pytest.raises(ValueError, match="y_bounds must be"):
             problems.oracle_problem("yb", lambda u: u[0], [0], [1], y_bounds=y_bounds)
+
+
+def test_sweep_plans_a_csv_without_synthesis(tmp_path, capsys):
+    path = write(tmp_path / "planned.csv", table(tiny_rows()))
+    code = sweep.main(
+        [
+            "--problems", f"sine,{path}", "--gammas", "2", "--dry-run",
+            "--preset", "smoke", "--steps", "2", "--out", str(tmp_path / "out"),
+            "--set", "n_initial=8", "--set", "k=4", "--set", "n_test=8",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    planned = {(row[0], row[1]) for row in rows if len(row) > 2}
+    assert ("planned", "gsx") in planned and ("sine", SYNTHESIS[0]) in planned
+    assert ("planned", SYNTHESIS[0]) not in planned
