@@ -62,6 +62,10 @@ class Config:
     bn_momentum: float = 0.1
     # Method settings by "<method>.<option>"; defaults live with each method.
     options: Any = ()
+    # A user problem's digest (`Problem.fingerprint`: its data or oracle values,
+    # box and model), so cells of an edited problem under the same name are
+    # recomputed; None for built-in problems, and then left out of the hash.
+    problem_fingerprint: str | None = None
     # Performance knobs: they never change the protocol.
     train_buckets: int = 6  # static labelled-set size buckets (1 = full buffer always)
     precision: str = "fp32"
@@ -93,6 +97,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
         record["options"] = dict(self.options)
+        if record["problem_fingerprint"] is None:  # built-in: hashes stay as before
+            del record["problem_fingerprint"]
         return record
 
     def hash(self) -> str:

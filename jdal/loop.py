@@ -230,6 +230,12 @@ def setup(cfg: Config) -> Setup:
     method = acquisitions.get(cfg.method)
     acquisitions.check_options(cfg.options)
     check_problem(problem, cfg, method)
+    if cfg.problem_fingerprint not in (None, problem.fingerprint):
+        raise ValueError(
+            f"Config.problem_fingerprint={cfg.problem_fingerprint!r} is not that of "
+            f"the problem registered as {cfg.problem!r} ({problem.fingerprint!r}): "
+            "the problem changed since this config was made"
+        )
     if method.uses_pool and cfg.gamma is None:
         raise ValueError(
             f"Config.gamma=None is invalid for method {cfg.method!r}: it draws from "

@@ -555,3 +555,31 @@ def test_sweep_plans_a_csv_without_synthesis(tmp_path, capsys):
     planned = {(row[0], row[1]) for row in rows if len(row) > 2}
     assert ("planned", "gsx") in planned and ("sine", SYNTHESIS[0]) in planned
     assert ("planned", SYNTHESIS[0]) not in planned
+
+
+def test_an_edited_problem_never_reuses_old_cells(tmp_path):
+    """The config hash of a user problem covers its data (or oracle values) and
+    model, so a results folder never pairs cells of an edited file under the same
+    name; built-in problems' hashes are unchanged by the field."""
+    rows = tiny_rows(300)  # enough for the smoke preset
+    path = write(tmp_path / "edit.csv", table(rows))
+    parser = run.build_parser()
+    args = parser.parse_args(["--problem", path, "--gamma", "2", "--preset", "smoke"])
+    first = flags.make_config(parser, args, "edit", "qbc", 2)
+    assert first.problem_fingerprint == problems.get("edit").fingerprint is not None
+    rows[5, 3] += 1.0  # one label changes
+    write(tmp_path / "edit.csv", table(rows))
+    problems.get.cache_clear()
+    args = parser.parse_args(["--problem", path, "--gamma", "2", "--preset", "smoke"])
+    second = flags.make_config(parser, args, "edit", "qbc", 2)
+    assert second.problem_fingerprint != first.problem_fingerprint
+    assert second.hash() != first.hash()
+    with pytest.raises(ValueError, match="problem changed since this config"):
+        loop.setup(first)
+    # Another model for the same rows is another problem too.
+    other = problems.file_problem(path, name="edit", model=user.default_model(3, 2))
+    assert other.fingerprint != second.problem_fingerprint
+    # Built-in problems: no fingerprint, and it is not part of their hash.
+    robo = config.quick(problem="robo", method="qbc", gamma=4)
+    assert problems.get("robo").fingerprint is None
+    assert "problem_fingerprint" not in robo.to_dict()

@@ -248,6 +248,7 @@ def make_config(
             method=method,
             gamma=gamma,
             options=options,
+            problem_fingerprint=problems.get(problem).fingerprint,
             **changes,
         ).validate()
         acquisitions.check_options(cfg.options)

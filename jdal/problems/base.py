@@ -81,6 +81,11 @@ class Problem(NamedTuple):
       data: None for an oracle that can be queried anywhere; for a finite data
         set, its rows (`FiniteData`): the run then draws test, initial and pool
         points from the rows, and `oracle` is only the `mse` reference's lookup.
+      fingerprint: None for a built-in problem (its definition is jdal's code);
+        for a user problem, a digest of what defines it (the data rows, or the
+        oracle's values at fixed probe points and its box; the model settings).
+        The shell puts it in `Config.problem_fingerprint`, so results of an
+        edited problem registered under the same name are never reused.
     """
 
     name: str
@@ -90,6 +95,7 @@ class Problem(NamedTuple):
     model: ModelSpec
     description: str = ""
     data: FiniteData | None = None
+    fingerprint: str | None = None
 
     def label(self, x: jax.Array) -> jax.Array:
         """Evaluates the oracle on a batch: f32[n, dim_x] -> f32[n, dim_y]."""

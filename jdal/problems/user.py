@@ -32,6 +32,7 @@ This module is the one place of the core that reads user files (`file_problem`,
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -158,10 +159,25 @@ def output_size(name: str, oracle: Callable, dim_x: int) -> int:
     return max(1, out.size)
 
 
-def check_finite(name: str, oracle: Callable, dim_x: int, box=None) -> None:
+def fingerprint(*parts) -> str:
+    """A short sha256 digest of arrays (their dtype, shape and bytes) and of the
+    repr of anything else: what defines a user problem, for `Problem.fingerprint`."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray | jax.Array):
+            array = np.ascontiguousarray(np.asarray(part))
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
+
+
+def check_finite(name: str, oracle: Callable, dim_x: int, box=None) -> np.ndarray:
     """Runs `oracle` under `jit(vmap)` on the box's centre, two opposite corners
     and 61 uniform points (fixed seed); ValueError naming the first point (mapped
-    by `box` to the user's units) where an output is not finite."""
+    by `box` to the user's units) where an output is not finite. Returns the
+    values f32[64, dy] (they fingerprint the oracle)."""
     uniform = jax.random.uniform(
         jax.random.key(0), (N_PROBES - 3, dim_x), jnp.float32, -1.0, 1.0
     )
@@ -182,6 +198,7 @@ def check_finite(name: str, oracle: Callable, dim_x: int, box=None) -> None:
             f"problem {name!r}: the oracle returned {values[bad[0]].tolist()} "
             f"(not finite) at x = {np.round(where, 6).tolist()}"
         )
+    return values
 
 
 def oracle_problem(
@@ -245,7 +262,8 @@ def oracle_problem(
             return y
         return (y - y_low) * y_scale - 1.0
 
-    check_finite(name, wrapped, dim_x, box=to_box)
+    probe_values = check_finite(name, wrapped, dim_x, box=to_box)
+    model = model or default_model(dim_x, dim_y)
     function = getattr(oracle, "__name__", "oracle")
     box = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(lower, upper, strict=True))
     wrapped.__doc__ = f"{function} on the box {box}: f32[{dim_x}] in [-1, 1]^d."
@@ -255,9 +273,10 @@ def oracle_problem(
             dim_x=dim_x,
             dim_y=dim_y,
             oracle=wrapped,
-            model=model or default_model(dim_x, dim_y),
+            model=model,
             description=description
             or f"user oracle {function} ({dim_x} -> {dim_y}) on {box}",
+            fingerprint=fingerprint(probe_values, lower, upper, y_bounds, model),
         ),
         register,
     )
@@ -377,16 +396,18 @@ def data_problem(
         test_fraction=float(test_fraction),
     )
     dim_x, dim_y = x.shape[1], y.shape[1]
+    model = model or default_model(dim_x, dim_y)
     return _register(
         Problem(
             name=name,
             dim_x=dim_x,
             dim_y=dim_y,
             oracle=nearest_row_oracle(data.x, data.y),
-            model=model or default_model(dim_x, dim_y),
+            model=model,
             description=description
             or f"finite data {source}, {x.shape[0]} rows ({dim_x} -> {dim_y})",
             data=data,
+            fingerprint=fingerprint(x, y, test_fraction, model),
         ),
         register,
     )
