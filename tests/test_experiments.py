@@ -594,18 +594,27 @@ def test_report_tables_hold_the_same_cells(tmp_path, fake_runs):
     assert len(in_csv) == 2 * 5 - 1
 
 
-def test_committed_tables_match_the_committed_cells(tmp_path, monkeypatch):
-    """figures/summary.md and cells.csv are exactly what report.py makes of the raw
-    cells beside them (regenerate: python experiments/report.py
-    figures/data/sweep_quick --figures figures)."""
+@pytest.mark.parametrize(
+    "cells_folder, figures_folder",
+    [
+        ("figures/data/sweep_quick", "figures"),
+        ("figures/data/airfoil", "figures/airfoil"),
+    ],
+)
+def test_committed_tables_match_the_committed_cells(
+    tmp_path, monkeypatch, cells_folder, figures_folder
+):
+    """Each committed summary.md and cells.csv is exactly what report.py makes of
+    the raw cells beside it (regenerate: python experiments/report.py
+    <cells_folder> --figures <figures_folder>)."""
     monkeypatch.chdir(ROOT)
-    out = Path("figures", "data", "sweep_quick")
+    out, figures = Path(cells_folder), ROOT / figures_folder
     tables.write_tables(out, tmp_path, tables.score_cells(results.load(out)))
     for name in ("summary.md", "cells.csv"):
-        same = (tmp_path / name).read_bytes() == (ROOT / "figures" / name).read_bytes()
-        assert same, f"figures/{name} differs from the report of {out}"
-    committed = summary_cells((ROOT / "figures" / "summary.md").read_text())
-    assert committed == csv_cells((ROOT / "figures" / "cells.csv").read_text())
+        same = (tmp_path / name).read_bytes() == (figures / name).read_bytes()
+        assert same, f"{figures_folder}/{name} differs from the report of {out}"
+    committed = summary_cells((figures / "summary.md").read_text())
+    assert committed == csv_cells((figures / "cells.csv").read_text())
 
 
 # ---------------------------------------------------------------------------
