@@ -9,6 +9,7 @@ is forced.
 """
 
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -518,7 +519,10 @@ def test_run_cli_on_a_csv(tmp_path, capsys):
         ]
     )  # fmt: skip
     assert code == 0
-    assert (tmp_path / "out" / "cli" / "random" / "gamma_any" / "meta.json").exists()
+    meta_path = tmp_path / "out" / "cli" / "random" / "gamma_any" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    # n_test = 8 caps the 20 % of the rows; the summary says held-out rows.
+    assert (meta["test_points"], meta["finite_rows"]) == (min(8, N_ROWS // 5), N_ROWS)
     assert "cli" in capsys.readouterr().out
 
 

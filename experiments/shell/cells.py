@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jdal import acquisitions, config, loop, parallel, results
+from jdal import acquisitions, config, loop, parallel, problems, results
 
 from . import timing
 
@@ -74,6 +74,7 @@ def compute_cells(
     share = 1 / len(cfgs)
     total_s = time.perf_counter() - start
     method = acquisitions.get(cfgs[0].method)
+    data = problems.get(cfgs[0].problem).data
     out = []
     for arrays, cell_steps in zip(cells, steps, strict=True):
         meta = {
@@ -92,6 +93,11 @@ def compute_cells(
             },
             "method_reference": method.reference,
             "method_uses_pool": method.uses_pool,
+            # A finite data set holds out at most `n_test` of its rows per seed.
+            "test_points": (
+                cfgs[0].n_test if data is None else data.n_test_rows(cfgs[0].n_test)
+            ),
+            "finite_rows": None if data is None else data.n_rows,
         }
         if grid:
             meta["grid"] = {

@@ -130,6 +130,16 @@ class Scored(NamedTuple):
     skipped: list[str]
 
 
+def test_points(cell: results.Cell) -> str:
+    """How the cell was tested: uniform test points, or held-out rows of a
+    finite data set (cells written before this was recorded: the config's n_test)."""
+    rows = cell.meta.get("finite_rows")
+    points = cell.meta.get("test_points", cell.config["n_test"])
+    if rows is None:
+        return f"{points} test points"
+    return f"{points} held-out test rows of {rows}"
+
+
 def score_cells(cells: Sequence[results.Cell]) -> Scored:
     """Scores every cell against random on its problem; leaves out incompatible
     cells and problems without random or without another method."""
@@ -263,7 +273,7 @@ def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str
             f"N0 = {cfg['n_initial']}, k = {cfg['k']}, T = {cfg['steps']} "
             f"(n = {cfg['n_initial']}..{cfg['n_initial'] + cfg['steps'] * cfg['k']}), "
             f"{cfg['train_steps']} gradient steps per AL step, "
-            f"{cfg['n_test']} test points, seeds {baseline.seeds}.",
+            f"{test_points(baseline)}, seeds {baseline.seeds}.",
             "",
             "nAUC (method x pool ratio γ):",
             "",
