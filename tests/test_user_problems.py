@@ -587,3 +587,24 @@ def test_an_edited_problem_never_reuses_old_cells(tmp_path):
     robo = config.quick(problem="robo", method="qbc", gamma=4)
     assert problems.get("robo").fingerprint is None
     assert "problem_fingerprint" not in robo.to_dict()
+
+
+HAND_BUILT = """
+import jax.numpy as jnp
+from jdal.problems import ModelSpec, Problem
+
+hand = Problem("hand", 1, 1, lambda x: jnp.cos(3 * x), ModelSpec((8,), 2, 1e-3, 0.0))
+broken = Problem("broken", 1, 1, lambda x: jnp.log(x), ModelSpec((8,), 2, 1e-3, 0.0))
+"""
+
+
+def test_a_hand_built_problem_is_checked_and_fingerprinted(tmp_path):
+    """A `Problem` made by hand gets the same oracle check and a fingerprint of its
+    probe values, so its cells are keyed to what it computes."""
+    path = write(tmp_path / "hand_built.py", HAND_BUILT)
+    first = problems.load(f"{path}:hand")
+    assert first.fingerprint is not None
+    write(tmp_path / "hand_built.py", HAND_BUILT.replace("3 * x", "4 * x"))
+    assert problems.load(f"{path}:hand").fingerprint != first.fingerprint
+    with pytest.raises(ValueError, match="problem 'broken'.*not finite"):
+        problems.load(f"{path}:broken")

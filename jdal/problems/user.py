@@ -674,6 +674,13 @@ def _from_object(attribute: str, value) -> Problem:
     """A registered problem from what an import path named (see `load`)."""
     if isinstance(value, Problem):
         check_name(value.name)
+        if value.fingerprint is None:  # built by hand: checked and digested here
+            if value.data is not None:
+                digest = fingerprint(value.data.x, value.data.y, value.model)
+            else:
+                probes = check_finite(value.name, value.oracle, value.dim_x)
+                digest = fingerprint(probes, value.model)
+            value = value._replace(fingerprint=digest)
         return _register(value, True)
     if not callable(value):
         raise ValueError(
