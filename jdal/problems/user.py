@@ -676,7 +676,8 @@ def _from_object(attribute: str, value) -> Problem:
         check_name(value.name)
         if value.fingerprint is None:  # built by hand: checked and digested here
             if value.data is not None:
-                digest = fingerprint(value.data.x, value.data.y, value.model)
+                data = value.data
+                digest = fingerprint(data.x, data.y, data.test_fraction, value.model)
             else:
                 probes = check_finite(value.name, value.oracle, value.dim_x)
                 digest = fingerprint(probes, value.model)
