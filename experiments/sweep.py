@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--problems",
         type=flags.problem_list,
         default=None,
-        help=f"comma-separated problems (default all: {','.join(problems.names())}); "
+        help="comma-separated problems (default the study's eight: "
+        f"{','.join(problems.BUILT_IN)}); "
         "your own too: a data file or an import path, as run.py --problem takes "
         "(methods that synthesise points are left out on a data file)",
     )
@@ -103,7 +104,7 @@ def plan(
         set(args.methods or acquisitions.names()) | {"random"}
     )
     cfgs = []
-    for problem in args.problems or problems.names():
+    for problem in args.problems or problems.BUILT_IN:
         for method in methods:
             if not flags.method_applies(problem, method):
                 continue

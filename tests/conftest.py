@@ -18,10 +18,22 @@ os.environ["XLA_FLAGS"] = (
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-from jdal import compile_cache  # noqa: E402
+from jdal import compile_cache, problems  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 compile_cache.enable()
+
+
+@pytest.fixture(autouse=True)
+def _restore_problem_registry():
+    """A test that registers a user problem leaves the registry as it found it,
+    so no later test (in the same xdist worker) sees its problem."""
+    saved = dict(problems.PROBLEMS)
+    yield
+    if problems.PROBLEMS != saved:
+        problems.PROBLEMS.clear()
+        problems.PROBLEMS.update(saved)
+        problems.get.cache_clear()
 
 
 @pytest.fixture
