@@ -122,6 +122,16 @@ def plan(*argv):
     return sweep.plan(parser, parser.parse_args(list(argv)))
 
 
+def test_default_sweep_is_the_studys_problems_even_with_a_user_problem_registered():
+    """A problem registered in the process (by a notebook, or an earlier test) is
+    swept only when named: the default stays the study's eight."""
+    problems.oracle_problem("registered_here", lambda u: u[:1] ** 2, [0.0], [1.0])
+    assert "registered_here" in problems.names()
+    assert {cfg.problem for cfg in plan("--preset", "smoke")} == set(problems.BUILT_IN)
+    named = plan("--preset", "smoke", "--problems", "registered_here,sine")
+    assert {cfg.problem for cfg in named} == {"registered_here", "sine"}
+
+
 @pytest.mark.parametrize("n_shards", [1, 2, 3, 7, 200])
 def test_shards_partition_the_plan_into_whole_groups(n_shards):
     cfgs = plan("--preset", "paper")  # every problem, method and γ
