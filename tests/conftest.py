@@ -9,6 +9,7 @@ suite is compiled the same way, so comparisons between programs stay exact. The
 persistent cache is on as for the CLI (JDAL_COMPILATION_CACHE=off or a folder
 overrides the default)."""
 
+import contextlib
 import os
 
 os.environ["XLA_FLAGS"] = (
@@ -24,16 +25,29 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 compile_cache.enable()
 
 
-@pytest.fixture(autouse=True)
-def _restore_problem_registry():
-    """A test that registers a user problem leaves the registry as it found it,
-    so no later test (in the same xdist worker) sees its problem."""
+@contextlib.contextmanager
+def _problem_registry_restored():
     saved = dict(problems.PROBLEMS)
     yield
     if problems.PROBLEMS != saved:
         problems.PROBLEMS.clear()
         problems.PROBLEMS.update(saved)
         problems.get.cache_clear()
+
+
+# User problems registered by a test, or by a module-scoped fixture (set up before
+# any function-scoped one, so only a module-scoped restore sees it), leave the
+# registry as they found it: no later test in the same xdist worker sees them.
+@pytest.fixture(autouse=True, scope="module")
+def _restore_problem_registry_per_module():
+    with _problem_registry_restored():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_problem_registry_per_test():
+    with _problem_registry_restored():
+        yield
 
 
 @pytest.fixture
