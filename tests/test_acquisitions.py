@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_runs import compile_fast, tiny_config
 
 from jdal import acquisitions, config, make_run, problems
 from jdal.acquisitions import AcqState, Context, Pool, full_pool
@@ -625,35 +626,15 @@ def test_emoc_tracks_the_true_error_about_as_well_as_variance():
 # ---------------------------------------------------------------------------
 # Every method end to end through make_run on every problem.
 #
-# The cost is XLA compilation (~2 s per (problem, method) on a CPU whatever the
-# sizes), so the sizes are tiny, the key uses the "unsafe_rbg" PRNG (cheaper to
-# compile than threefry), the CPU backend skips LLVM optimisation, and the twelve
-# runs of one problem are compiled as one program (shared pieces are lowered and
-# compiled once: ~40 % less time). If that program fails to build, every method
-# is built alone so that each test reports its own error.
-
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def e2e_config(problem, method):
-    return config.smoke(
-        problem=problem,
-        method=method,
-        steps=2,
-        train_steps=2,
-        n_members=2,
-        max_width=8,
-        n_test=8,
-        n_initial=8,
-        k=4,
-        gamma=3 if acquisitions.get(method).uses_pool else None,  # pool 12
-        train_buckets=1,
-        options={"naqbc.steps": 3, "bald.passes": 2},
-    )
+# The sizes are tiny and the CPU backend skips LLVM optimisation
+# (tests/tiny_runs.py), the key uses the "unsafe_rbg" PRNG (cheaper to compile than
+# threefry), and the runs of one problem are compiled as one program (shared pieces
+# are lowered and compiled once: ~40 % less time). If that program fails to build,
+# every method is built alone so that each test reports its own error.
 
 
 def run_compiled(fn, key):
-    return jax.jit(fn).lower(key).compile(compiler_options=FAST_COMPILE)(key)
+    return compile_fast(fn, key)(key)
 
 
 @functools.cache
@@ -661,14 +642,14 @@ def end_to_end_results(problem):
     """method -> RunResult of make_run on `problem`, or the exception it raised."""
     key = jax.random.key(0, impl="unsafe_rbg")
     try:
-        runs = {m: make_run(e2e_config(problem, m)) for m in METHODS}
+        runs = {m: make_run(tiny_config(problem, m)) for m in METHODS}
         return run_compiled(lambda k: {m: run(k) for m, run in runs.items()}, key)
     except Exception:
         results = {}
         for method in METHODS:
             try:
                 results[method] = run_compiled(
-                    make_run(e2e_config(problem, method)), key
+                    make_run(tiny_config(problem, method)), key
                 )
             except Exception as error:
                 results[method] = error
@@ -688,7 +669,7 @@ def test_end_to_end_on_every_problem(problem, method):
     result = end_to_end_results(problem)[method]
     if isinstance(result, Exception):
         raise result
-    cfg = e2e_config(problem, method)
+    cfg = tiny_config(problem, method)
     assert result.mse.shape == (cfg.steps + 1,)
     assert np.all(np.isfinite(result.mse))
     assert int(result.n_nonfinite_labels) == 0

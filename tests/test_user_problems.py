@@ -28,20 +28,9 @@ sys.path.insert(0, str(ROOT / "experiments"))
 import run  # noqa: E402
 import sweep  # noqa: E402
 from shell import flags  # noqa: E402
+from tiny_runs import compile_fast, tiny_config  # noqa: E402
 
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
 N_ROWS, D = 20, 3
-TINY = dict(
-    steps=2,
-    train_steps=2,
-    n_members=2,
-    max_width=8,
-    n_test=8,
-    n_initial=8,
-    k=4,
-    train_buckets=1,
-    options={"bald.passes": 2},
-)
 N_TEST = 4  # min(n_test 8, 20 % of 20 rows)
 FINITE_METHODS = [
     m for m in acquisitions.names() if not acquisitions.get(m).returns_points
@@ -49,16 +38,6 @@ FINITE_METHODS = [
 SYNTHESIS = [m for m in acquisitions.names() if acquisitions.get(m).returns_points]
 PROBE = "test_probe"
 RECORDS: list = []
-
-
-@pytest.fixture(autouse=True)
-def restore_registry():
-    """User problems registered by a test do not leak into the next one."""
-    before = dict(problems.PROBLEMS)
-    yield
-    problems.PROBLEMS.clear()
-    problems.PROBLEMS.update(before)
-    problems.get.cache_clear()
 
 
 def table(rows: np.ndarray, header: str | None = "a,b,c,y") -> str:
@@ -295,10 +274,10 @@ def test_bad_arrays_and_npz_name_row_and_column(tmp_path):
 def test_finite_set_refuses_synthesis_and_too_few_rows(tmp_path, capsys):
     problem = problems.file_problem(write(tmp_path / "t.csv", table(tiny_rows())))
     for method in SYNTHESIS:
-        cfg = config.smoke(problem="t", method=method, gamma=None, **TINY)
+        cfg = tiny_config("t", method, uses_pool=False)
         with pytest.raises(ValueError, match=f"method '{method}' synthesises points"):
             loop.setup(cfg)
-    cfg = config.smoke(problem="t", method="random", gamma=None, **TINY)
+    cfg = tiny_config("t", "random", uses_pool=False)
     loop.check_problem(problem, cfg, acquisitions.get("random"))  # exactly fits
     with pytest.raises(ValueError) as error:
         loop.setup(cfg.replace(steps=3))
@@ -408,10 +387,10 @@ def make_probe(ctx):
     return select
 
 
-def tiny_config(name: str, method: str) -> config.Config:
-    uses_pool = method == PROBE or acquisitions.get(method).uses_pool
-    gamma = 3 if uses_pool else None  # pools of 12
-    return config.smoke(problem=name, method=method, gamma=gamma, **TINY)
+def finite_config(name: str, method: str) -> config.Config:
+    """The tiny run on a finite set; the probe method (registered only while its
+    program is built) uses a pool."""
+    return tiny_config(name, method, uses_pool=True if method == PROBE else None)
 
 
 @functools.cache
@@ -424,7 +403,7 @@ def finite_results(csv_folder: str):
     register(probe)
     try:
         methods = [*FINITE_METHODS, PROBE]
-        runs = {m: loop.make_run(tiny_config(problem.name, m)) for m in methods}
+        runs = {m: loop.make_run(finite_config(problem.name, m)) for m in methods}
     finally:
         del acquisitions.ACQUISITIONS[PROBE]
 
@@ -432,7 +411,7 @@ def finite_results(csv_folder: str):
         return {m: run(key) for m, run in runs.items()}
 
     key0 = jax.random.key(0)
-    compiled = jax.jit(program).lower(key0).compile(compiler_options=FAST_COMPILE)
+    compiled = compile_fast(program, key0)
     out, records = {}, {}
     for seed in (0, 1, 0):
         RECORDS.clear()
@@ -459,7 +438,7 @@ ONE_PROGRAM = pytest.mark.xdist_group("user-finite")
 def test_every_pool_method_labels_distinct_unused_rows(finite, method):
     problem, out, _ = finite
     data_x = np.asarray(problem.data.x)
-    cfg = tiny_config(problem.name, method)
+    cfg = finite_config(problem.name, method)
     for seed in (0, 1):
         result = out[seed][method]
         assert np.all(np.isfinite(result.mse)) and np.isfinite(result.div)
@@ -484,7 +463,7 @@ def test_every_pool_method_labels_distinct_unused_rows(finite, method):
 def test_labels_are_the_data_and_pools_shrink(finite):
     problem, out, records = finite
     data_x, data_y = np.asarray(problem.data.x), np.asarray(problem.data.y)
-    cfg = tiny_config(problem.name, PROBE)
+    cfg = finite_config(problem.name, PROBE)
     test, initial = loop.finite_split(
         jax.random.fold_in(jax.random.key(0), 1), N_ROWS, N_TEST, cfg.n_initial
     )
@@ -531,7 +510,7 @@ def test_gamma_grid_on_finite_data_matches_separate_runs(tmp_path):
     γ = 2 picks what a run at γ = 2 alone picks (60 rows: pools stay full)."""
     path = write(tmp_path / "grid.csv", table(tiny_rows(60, seed=2)))
     name = flags.problem_name(path)
-    cfg = tiny_config(name, "gsx")
+    cfg = finite_config(name, "gsx")
     key = jax.random.key(4)
     grid = jax.jit(loop.make_grid_run(cfg, [2, 3]))(key, jnp.int32(2))
     alone = jax.jit(loop.make_run(cfg.replace(gamma=2)))(key)
