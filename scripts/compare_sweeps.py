@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
 from shell import tables  # noqa: E402
 
-from jdal import results  # noqa: E402
+from jdal import metrics, results  # noqa: E402
 
 
 def scores_of(folder: str) -> dict:
@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     for problem, method in sorted({key[:2] for key in keys}):
         flags = []
         for side in (before, after):
-            values = [s.nauc for k, s in side.items() if k[:2] == (problem, method)]
-            flags.append("n/a" if not values else "yes" if max(values) < 1 else "no")
+            by_gamma = {
+                k[2]: s.nauc for k, s in side.items() if k[:2] == (problem, method)
+            }
+            robust = "yes" if metrics.is_robust(by_gamma) else "no"
+            flags.append(robust if by_gamma else "n/a")
         print(f"| {problem} | {method} | {flags[0]} → {flags[1]} |")
     return 0
 
