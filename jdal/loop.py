@@ -126,14 +126,20 @@ def nearest_other_distance(
 
 
 def labelled_buffer(
-    problem: Problem, initial_x: jax.Array, capacity: int
+    problem: Problem,
+    initial_x: jax.Array,
+    capacity: int,
+    initial_y: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Fixed-capacity (f32[C, d], f32[C, dy]) buffers holding the labelled initial set
-    in their first rows and zeros (padding) after."""
+    in their first rows and zeros (padding) after. Labels: `initial_y` when given
+    (rows of a finite data set), else the problem's oracle on `initial_x`."""
+    if initial_y is None:
+        initial_y = problem.label(initial_x)
     n = initial_x.shape[0]
     buffer_x = jnp.zeros((capacity, problem.dim_x), jnp.float32).at[:n].set(initial_x)
     buffer_y = jnp.zeros((capacity, problem.dim_y), jnp.float32)
-    return buffer_x, buffer_y.at[:n].set(problem.label(initial_x))
+    return buffer_x, buffer_y.at[:n].set(initial_y)
 
 
 def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
@@ -329,10 +335,9 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
                 key_test, data.n_rows, n_test, cfg.n_initial
             )
             test_x, test_y = data.x[test_rows], data.y[test_rows]
-            buffer_x = jnp.zeros((cfg.n_final, d), jnp.float32)
-            buffer_y = jnp.zeros((cfg.n_final, problem.dim_y), jnp.float32)
-            buffer_x = buffer_x.at[: cfg.n_initial].set(data.x[initial_rows])
-            buffer_y = buffer_y.at[: cfg.n_initial].set(data.y[initial_rows])
+            buffer_x, buffer_y = labelled_buffer(
+                problem, data.x[initial_rows], cfg.n_final, data.y[initial_rows]
+            )
             used = jnp.zeros(data.n_rows, bool).at[test_rows].set(True)
             used = used.at[initial_rows].set(True)
         carry = (buffer_x, buffer_y, ensemble.init(key_model), used)
