@@ -177,11 +177,6 @@ def finite_pool(
     return rows, ~used[rows]
 
 
-def finite_rows_needed(problem: Problem, cfg: Config) -> int:
-    """Rows a finite data set needs: N0 + T k to label plus the test rows."""
-    return cfg.n_final + problem.data.n_test_rows(cfg.n_test)
-
-
 def check_problem(problem: Problem, cfg: Config, method: Acquisition) -> None:
     """ValueError when a finite data set cannot run `cfg`: a method that
     synthesises points (it has no row to label), or too few rows."""
@@ -195,7 +190,7 @@ def check_problem(problem: Problem, cfg: Config, method: Acquisition) -> None:
             "label in the data; use a method that picks from the pool"
         )
     n_test = data.n_test_rows(cfg.n_test)
-    needed = finite_rows_needed(problem, cfg)
+    needed = cfg.n_final + n_test  # N0 + T k to label, plus the test rows
     if data.n_rows < needed:
         max_steps = (data.n_rows - n_test - cfg.n_initial) // cfg.k
         hint = (
