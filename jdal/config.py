@@ -26,6 +26,11 @@ GAMMAS = (2, 4, 8, 16, 32, 64)
 # fidelity pass: joint training, PyTorch initialisation, exact Div, ...). It is part
 # of every config hash, so result cells of an older protocol read as stale.
 PROTOCOL_VERSION = 2
+# Raised for one method when a change of its code changes what its cells compute,
+# so only that method's cells read as stale (2: the kernel batch methods follow
+# bmdal-reg's ReLU variants: σ = 1e-3 in float64, a sketch per member, exact ll).
+# Part of the method's config hashes; methods not listed hash as before.
+METHOD_REVISIONS = {"lcmd": 2, "maxdist": 2, "kmeanspp": 2, "maxdet": 2, "bait": 2}
 PRECISIONS = ("fp32", "tf32", "bf16")
 OptionValue = int | float | str | bool
 OptionPairs = tuple[tuple[str, OptionValue], ...]
@@ -105,6 +110,8 @@ class Config:
         """Stable short hash of every field and the protocol version; results carry
         it to detect changes."""
         record = {**self.to_dict(), "protocol_version": PROTOCOL_VERSION}
+        if self.method in METHOD_REVISIONS:
+            record["method_revision"] = METHOD_REVISIONS[self.method]
         blob = json.dumps(record, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

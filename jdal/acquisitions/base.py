@@ -218,6 +218,16 @@ def minmax(values: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(span > 0, (values - lo) / jnp.where(span > 0, span, 1.0), 0.0)
 
 
+def first_argmax(values: jax.Array) -> jax.Array:
+    """int32[]: index of the first largest entry of `values` [n] (NaN-free), as
+    jnp.argmax; written with max and min because the lowering of lax.argmax on
+    float64 fails inside `jax.enable_x64` (JAX 0.10), where the kernel methods pick."""
+    n = values.shape[0]
+    is_best = values == jnp.max(values)
+    index = jnp.min(jnp.where(is_best, jnp.arange(n, dtype=jnp.int32), n))
+    return jnp.minimum(index, n - 1).astype(jnp.int32)
+
+
 def top_k(scores: jax.Array, k: int, mask: jax.Array) -> jax.Array:
     """int32[k] indices of the k largest scores f32[P] among the masked-in entries.
 

@@ -2,20 +2,30 @@
 JMLR 2023, "A Framework and Benchmark for Deep Batch Active Learning for Regression";
 reference code: the `bmdal-reg` package): LCMD, BAIT-F, k-means++, MaxDet, MaxDist.
 
-Every method works on a kernel of the trained ensemble (`jdal.acquisitions.kernels`),
-by default the sketched gradient kernel with 512 features, in one of the paper's two
-modes:
+Each method runs the variant the paper recommends for ReLU networks (its
+`run_evaluation.py`, the ReLU table), with the reference's settings for ReLU
+(`get_relu_configs`: σ = 1e-3, float64 wherever a posterior transform or MaxDet /
+BAIT is involved). Every method starts from the sketched gradient kernel of the
+trained ensemble (`grad`, 512 features, each member with its own projections;
+`jdal.acquisitions.kernels`), then:
 
-- TP mode (the labelled points act as already selected): `maxdist` and `lcmd`, on
-  the plain kernel, as the paper recommends for the distance-based methods.
-- P mode (only pool points are selected; the labelled points enter through the
-  posterior kernel post(X_train, σ²) after scale(X_train), σ = 0.1 as in the
-  paper's experiments): `maxdet`, `bait`, `kmeanspp`.
+| method | bmdal-reg name | transform of the kernel | mode | dtype |
+|---|---|---|---|---|
+| `lcmd` | lcmd-tp_grad_rp-512 | none | TP | f32 |
+| `maxdist` | maxdist-p_grad_rp-512_train | scale, posterior σ | P | f64 |
+| `kmeanspp` | kmeanspp-p_grad_rp-512_acs-rf-512 | scale, acs-rf (512, σ) | P | f64 |
+| `maxdet` | maxdet-p_grad_rp-512_train | scale, posterior σ; + σ² | P | f64 |
+| `bait` | bait-f-p_grad_rp-512_train | scale, posterior σ; noise σ² | P | f64 |
+
+TP mode: the labelled points act as already selected. P mode: only pool points are
+selected; the labelled points enter through the transform (scale(X_train), then the
+Gaussian-process posterior post(X_train, σ²) or acs-rf).
 
 The rules, with d(x, x')² = k(x, x) − 2 k(x, x') + k(x', x') in feature space:
 
-- `maxdist` (Core-set in kernel space): greedy argmax of the distance to labelled ∪
-  picked (`jdal.acquisitions.greedy.greedy_max_min` on the features).
+- `maxdist` (Core-set in kernel space): the first pick has the largest k(x, x) (in P
+  mode, the largest posterior variance), then greedy argmax of the distance to the
+  picks (`jdal.acquisitions.greedy.greedy_max_min` on the features).
 - `lcmd` (largest cluster maximum distance): every pool point belongs to the
   cluster of its nearest centre (labelled ∪ picked); a cluster's size is the sum of
   its members' squared distances to their centre; pick, within the largest
@@ -30,13 +40,22 @@ The rules, with d(x, x')² = k(x, x) − 2 k(x, x') + k(x', x') in feature space
   features' covariance over pool ∪ labelled, then the same conditioning of the
   features, C and the scores.
 
+Where jdal differs from bmdal-reg: when a greedy rule runs out of positive scores
+(the reference then fills the batch with random pool points) jdal keeps taking the
+argmax; with σ > 0 and pools much larger than k this does not happen in practice.
+The network's features are computed in float32 (the network is float32) and cast
+to float64 for the transforms and the selection.
+
 Each pick costs O(pool × features) (BAIT adds O(features²)); no [pool × pool]
 matrix is formed. LCMD finds each pool point's nearest labelled point once per
-step, O(pool × labelled × features). Features come from coordinate differences
-where distances are taken, and all matrix products run at full float32 precision.
+step, O(pool × labelled × features). Distances come from coordinate differences,
+and all matrix products run at full precision.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -48,13 +67,14 @@ from jdal.acquisitions.base import (
     Option,
     Pool,
     SelectFn,
+    first_argmax,
     integer_option,
-    number_option,
     register,
 )
 from jdal.acquisitions.greedy import greedy_max_min
 from jdal.acquisitions.kernels import (
     HIGHEST,
+    acs_rf_features,
     gradient_features,
     last_layer_features,
     posterior_features,
@@ -63,36 +83,65 @@ from jdal.acquisitions.kernels import (
 from jdal.metrics import map_rows
 
 KERNELS = ("grad", "ll")
+# The transforms of the kernel a method may run on (`make_kernel_method`).
+TRANSFORMS = (None, "posterior", "acs_rf")
+# bmdal-reg's posterior noise for ReLU networks (run_experiments.get_relu_configs:
+# post_sigma = maxdet_sigma = bait_sigma = 1e-3).
+SIGMA = 1e-3
 
 
-def kernel_options() -> dict[str, Option]:
-    """The options every method here shares: the kernel, its sketch size, σ."""
-    return {
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def kernel_options(transform: str | None) -> dict[str, Option]:
+    """The options of a method on `transform`: the base kernel and its sketch size;
+    σ for the transforms; acs-rf's number of random features."""
+    options = {
         "kernel": Option("grad", f"one of {', '.join(KERNELS)}", KERNELS.__contains__),
         "sketch_dim": integer_option(512, 1),
-        "sigma": number_option(0.1, 0.0),
     }
+    if transform is not None:
+        options["sigma"] = Option(SIGMA, "a number > 0", _positive_number)
+    if transform == "acs_rf":
+        options["rf_dim"] = integer_option(512, 1)
+    return options
 
 
 def kernel_features(
-    ctx: Context, key: jax.Array, pool: Pool, state: AcqState, posterior: bool
+    ctx: Context, key: jax.Array, pool: Pool, state: AcqState
 ) -> tuple[jax.Array, jax.Array]:
-    """(pool features f32[P, m], labelled features f32[N, m]) of the method's kernel;
-    with `posterior`, of post(X_train, σ²) after scale(X_train)."""
+    """(pool features f32[P, m], labelled features f32[N, m]) of the base kernel."""
     options = ctx.options
     features_of = {"grad": gradient_features, "ll": last_layer_features}
     x = jnp.concatenate([pool.x, state.labelled_x])
     features = features_of[options["kernel"]](
         ctx.ensemble, state.ensemble, x, key, options["sketch_dim"]
     )
-    pool_features, labelled = features[: pool.x.shape[0]], features[pool.x.shape[0] :]
-    if posterior:
-        mask = state.labelled_mask
-        pool_features, labelled = scale_to_labelled(pool_features, labelled, mask)
-        pool_features, labelled = posterior_features(
-            pool_features, labelled, mask, options["sigma"]
-        )
-    return pool_features, labelled
+    return features[: pool.x.shape[0]], features[pool.x.shape[0] :]
+
+
+def transformed_features(
+    transform: str | None,
+    options,
+    key: jax.Array,
+    features: jax.Array,
+    labelled: jax.Array,
+    labelled_mask: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """(pool, labelled) features after `transform`, in the features' dtype:
+    scale(X_train) then post(X_train, σ²) ("posterior") or acs-rf ("acs_rf"; the
+    labelled rows are then returned unchanged, P-mode methods only use the pool's)."""
+    if transform is None:
+        return features, labelled
+    features, labelled = scale_to_labelled(features, labelled, labelled_mask)
+    sigma = options["sigma"]
+    if transform == "posterior":
+        return posterior_features(features, labelled, labelled_mask, sigma)
+    noise = jax.random.normal(
+        key, (features.shape[1], options["rf_dim"]), features.dtype
+    )
+    return acs_rf_features(features, labelled, labelled_mask, sigma, noise), labelled
 
 
 def squared_distances_to(points: jax.Array, point: jax.Array) -> jax.Array:
@@ -129,7 +178,7 @@ def lcmd_picks(
         size = jax.ops.segment_sum(weight, centre, num_segments=n_labelled + k)
         in_largest = size[centre] == jnp.max(size)
         scores = jnp.where(remaining & in_largest, min_sq, -jnp.inf)
-        index = jnp.argmax(scores).astype(jnp.int32)
+        index = first_argmax(scores)
         distances = squared_distances_to(features, features[index])
         closer = distances < min_sq  # strict: the earlier centre keeps its ties
         centre = jnp.where(closer, n_labelled + i, centre)
@@ -161,14 +210,30 @@ def kmeanspp_picks(
         weights = jnp.where(remaining & jnp.isfinite(min_sq), min_sq, 0.0)
         uniform = remaining.astype(jnp.float32)
         weights = jnp.where(jnp.sum(weights) > 0, weights, uniform)
-        u = jax.random.uniform(jax.random.fold_in(key, i))
+        # float32 draws inside and outside float64 mode: the same u either way.
+        u = jax.random.uniform(jax.random.fold_in(key, i), dtype=jnp.float32)
         index = inverse_cdf_pick(weights, u)
         min_sq = jnp.minimum(min_sq, squared_distances_to(features, features[index]))
         return min_sq, remaining.at[index].set(False), picks.at[i].set(index)
 
-    min_sq = jnp.full(features.shape[0], jnp.inf, jnp.float32)
+    min_sq = jnp.full(features.shape[0], jnp.inf, features.dtype)
     carry = (min_sq, candidates, jnp.zeros(k, jnp.int32))
     return jax.lax.fori_loop(0, k, pick, carry)[2]
+
+
+def maxdist_picks(k: int, features: jax.Array, candidates: jax.Array) -> jax.Array:
+    """MaxDist in P mode: the candidate of largest k(x, x) first, then greedy
+    max-min distance to the picks."""
+    diag = jnp.sum(jnp.square(features), axis=1)
+
+    def score(min_dist, remaining):
+        # Before the first pick every distance is inf (no centres yet).
+        return jnp.where(jnp.isinf(min_dist), diag, min_dist)
+
+    no_labelled = features[:1]  # a placeholder centre that never counts
+    return greedy_max_min(
+        k, candidates, [(features, no_labelled)], jnp.zeros(1, bool), score
+    )
 
 
 def maxdet_picks(
@@ -180,7 +245,7 @@ def maxdet_picks(
 
     def pick(i, carry):
         features, diag, remaining, picks = carry
-        index = jnp.argmax(jnp.where(remaining, diag, -jnp.inf)).astype(jnp.int32)
+        index = first_argmax(jnp.where(remaining, diag, -jnp.inf))
         entry = jnp.maximum(diag[index], 1e-30)
         root = jnp.sqrt(entry)
         beta = 1.0 / (root * (root + sigma))
@@ -216,7 +281,7 @@ def bait_picks(
     def pick(i, carry):
         features, cov, diag, numerator, remaining, picks = carry
         scores = numerator / (diag + sigma**2 + 1e-8)
-        index = jnp.argmax(jnp.where(remaining, scores, -jnp.inf)).astype(jnp.int32)
+        index = first_argmax(jnp.where(remaining, scores, -jnp.inf))
         entry = diag[index] + sigma**2
         root = jnp.sqrt(entry)
         beta = 1.0 / (root * (root + sigma))
@@ -252,18 +317,96 @@ def bait_picks(
 # The registered methods.
 
 
-def make_kernel_method(select_on_features, posterior: bool):
-    """`make` of a method: features of the trained ensemble, then
-    `select_on_features(ctx, key, k, pool_features, pool, labelled, state)`."""
+# The selection on features of each method: (options, key, k, pool features [P, m],
+# candidates bool[P], labelled features [N, m], labelled mask bool[N]) -> int32[k].
+SelectOnFeatures = Callable[..., jax.Array]
+
+
+class KernelVariant(NamedTuple):
+    """One kernel batch method: its selection rule and the transform it runs on."""
+
+    select: SelectOnFeatures
+    transform: str | None
+
+
+VARIANTS: dict[str, KernelVariant] = {
+    "lcmd": KernelVariant(
+        lambda o, key, k, f, c, lab, lab_mask: lcmd_picks(k, f, c, lab, lab_mask), None
+    ),
+    "maxdist": KernelVariant(
+        lambda o, key, k, f, c, lab, lab_mask: maxdist_picks(k, f, c), "posterior"
+    ),
+    "kmeanspp": KernelVariant(
+        lambda o, key, k, f, c, lab, lab_mask: kmeanspp_picks(key, k, f, c), "acs_rf"
+    ),
+    "maxdet": KernelVariant(
+        lambda o, key, k, f, c, lab, lab_mask: maxdet_picks(k, f, c, o["sigma"]),
+        "posterior",
+    ),
+    "bait": KernelVariant(
+        lambda o, key, k, f, c, lab, lab_mask: bait_picks(
+            k, f, c, lab, lab_mask, o["sigma"]
+        ),
+        "posterior",
+    ),
+}
+
+
+def pick_on_features(
+    name: str,
+    options,
+    key: jax.Array,
+    k: int,
+    features: jax.Array,
+    candidates: jax.Array,
+    labelled: jax.Array,
+    labelled_mask: jax.Array,
+) -> jax.Array:
+    """int32[k]: method `name`'s picks given the base kernel's pool features
+    f32[P, m] (candidates bool[P]) and labelled features f32[N, m] (labelled_mask
+    bool[N]). With a transform, the transform and the selection run in float64 (as
+    bmdal-reg does with allow_float64)."""
+    variant = VARIANTS[name]
+    key_transform, key_select = jax.random.split(key)
+    if variant.transform is None:
+        return variant.select(
+            options, key_select, k, features, candidates, labelled, labelled_mask
+        )
+    # Tracing inside enable_x64 puts float64 operations in the program whatever the
+    # global setting (the program must be traced as a whole, as make_run's jit of
+    # a vmap is, not vmapped after a jit).
+    with jax.enable_x64(True):
+        features, labelled = transformed_features(
+            variant.transform,
+            options,
+            key_transform,
+            features.astype(jnp.float64),
+            labelled.astype(jnp.float64),
+            labelled_mask,
+        )
+        picks = variant.select(
+            options, key_select, k, features, candidates, labelled, labelled_mask
+        )
+        return picks.astype(jnp.int32)
+
+
+def make_kernel_method(name: str):
+    """`make` of kernel method `name`: the base kernel's features of the trained
+    ensemble, then `pick_on_features`."""
 
     def make(ctx: Context) -> SelectFn:
         def select(key: jax.Array, pool: Pool, state: AcqState, k: int):
-            key_kernel, key_select = jax.random.split(key)
-            features, labelled = kernel_features(
-                ctx, key_kernel, pool, state, posterior
-            )
-            return select_on_features(
-                ctx, key_select, k, features, pool, labelled, state
+            key_kernel, key_pick = jax.random.split(key)
+            features, labelled = kernel_features(ctx, key_kernel, pool, state)
+            return pick_on_features(
+                name,
+                ctx.options,
+                key_pick,
+                k,
+                features,
+                pool.mask,
+                labelled,
+                state.labelled_mask,
             )
 
         return select
@@ -271,84 +414,41 @@ def make_kernel_method(select_on_features, posterior: bool):
     return make
 
 
-def _maxdist(ctx, key, k, features, pool, labelled, state):
-    return greedy_max_min(k, pool.mask, [(features, labelled)], state.labelled_mask)
-
-
-def _lcmd(ctx, key, k, features, pool, labelled, state):
-    return lcmd_picks(k, features, pool.mask, labelled, state.labelled_mask)
-
-
-def _kmeanspp(ctx, key, k, features, pool, labelled, state):
-    return kmeanspp_picks(key, k, features, pool.mask)
-
-
-def _maxdet(ctx, key, k, features, pool, labelled, state):
-    return maxdet_picks(k, features, pool.mask, ctx.options["sigma"])
-
-
-def _bait(ctx, key, k, features, pool, labelled, state):
-    return bait_picks(
-        k, features, pool.mask, labelled, state.labelled_mask, ctx.options["sigma"]
+def kernel_method(name: str, description: str) -> Acquisition:
+    """Registers kernel batch method `name` (a key of VARIANTS)."""
+    return register(
+        Acquisition(
+            name=name,
+            make=make_kernel_method(name),
+            description=description,
+            options=kernel_options(VARIANTS[name].transform),
+        )
     )
 
 
-LCMD = register(
-    Acquisition(
-        name="lcmd",
-        make=make_kernel_method(_lcmd, posterior=False),
-        description=(
-            "LCMD (Holzmüller et al. 2023): farthest point of the largest cluster, "
-            "TP mode, sketched gradient kernel"
-        ),
-        options=kernel_options(),
-    )
+LCMD = kernel_method(
+    "lcmd",
+    "LCMD (Holzmüller et al. 2023): farthest point of the largest cluster, TP mode, "
+    "sketched gradient kernel (lcmd-tp_grad_rp-512)",
 )
-
-BAIT = register(
-    Acquisition(
-        name="bait",
-        make=make_kernel_method(_bait, posterior=True),
-        description=(
-            "BAIT-F (Ash et al. 2021; Holzmüller et al. 2023): greedy Fisher trace, "
-            "P mode, posterior sketched gradient kernel"
-        ),
-        options=kernel_options(),
-    )
+BAIT = kernel_method(
+    "bait",
+    "BAIT-F (Ash et al. 2021; Holzmüller et al. 2023): greedy Fisher trace, P mode, "
+    "posterior sketched gradient kernel (bait-f-p_grad_rp-512_train)",
 )
-
-KMEANSPP = register(
-    Acquisition(
-        name="kmeanspp",
-        make=make_kernel_method(_kmeanspp, posterior=True),
-        description=(
-            "k-means++ seeding (BADGE-style; Holzmüller et al. 2023), P mode, "
-            "posterior sketched gradient kernel"
-        ),
-        options=kernel_options(),
-    )
+KMEANSPP = kernel_method(
+    "kmeanspp",
+    "k-means++ seeding (BADGE-style; Holzmüller et al. 2023), P mode, acs-rf "
+    "features of the sketched gradient kernel (kmeanspp-p_grad_rp-512_acs-rf-512)",
 )
-
-MAXDET = register(
-    Acquisition(
-        name="maxdet",
-        make=make_kernel_method(_maxdet, posterior=True),
-        description=(
-            "MaxDet (BatchBALD-like; Holzmüller et al. 2023): greedy posterior "
-            "variance, P mode, posterior sketched gradient kernel"
-        ),
-        options=kernel_options(),
-    )
+MAXDET = kernel_method(
+    "maxdet",
+    "MaxDet (BatchBALD-like; Holzmüller et al. 2023): greedy posterior variance, "
+    "P mode, posterior sketched gradient kernel (maxdet-p_grad_rp-512_train)",
 )
-
-MAXDIST = register(
-    Acquisition(
-        name="maxdist",
-        make=make_kernel_method(_maxdist, posterior=False),
-        description=(
-            "MaxDist (Core-set in kernel space; Holzmüller et al. 2023): greedy "
-            "max-min distance, TP mode, sketched gradient kernel"
-        ),
-        options=kernel_options(),
-    )
+MAXDIST = kernel_method(
+    "maxdist",
+    "MaxDist (Core-set in kernel space; Holzmüller et al. 2023): greedy max-min "
+    "distance, P mode, posterior sketched gradient kernel "
+    "(maxdist-p_grad_rp-512_train)",
 )

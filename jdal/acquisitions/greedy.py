@@ -20,6 +20,7 @@ from jdal.acquisitions.base import (
     Pool,
     SelectFn,
     ensemble_mean,
+    first_argmax,
     register,
 )
 from jdal.metrics import distances_to, map_rows
@@ -70,7 +71,7 @@ def greedy_max_min(
     def pick(i, carry):
         min_dist, remaining, picks = carry
         scores = jnp.where(remaining, score(min_dist, remaining), -jnp.inf)
-        index = jnp.argmax(scores).astype(jnp.int32)
+        index = first_argmax(scores)
         min_dist = jnp.minimum(min_dist, distance_to_pick(index))
         return min_dist, remaining.at[index].set(False), picks.at[i].set(index)
 
