@@ -71,6 +71,9 @@ class Config:
     # box and model), so cells of an edited problem under the same name are
     # recomputed; None for built-in problems, and then left out of the hash.
     problem_fingerprint: str | None = None
+    # How a finite data set's sizes were derived when the preset's did not fit
+    # (`jdal.loop.fit_to_rows`); None otherwise, and then left out of the hash.
+    size_rule: str | None = None
     # Performance knobs: they never change the protocol.
     train_buckets: int = 6  # static labelled-set size buckets (1 = full buffer always)
     precision: str = "fp32"
@@ -102,8 +105,9 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
         record["options"] = dict(self.options)
-        if record["problem_fingerprint"] is None:  # built-in: hashes stay as before
-            del record["problem_fingerprint"]
+        for field in ("problem_fingerprint", "size_rule"):
+            if record[field] is None:  # built-in problems: hashes stay as before
+                del record[field]
         return record
 
     def hash(self) -> str:

@@ -37,6 +37,7 @@ from jdal.config import Config
 from jdal.metrics import nearest_distance
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
 from jdal.problems import Problem
+from jdal.problems.base import FiniteData
 from jdal.rng import prefix_uniform
 
 
@@ -50,6 +51,8 @@ class RunResult(NamedTuple):
     div: f32[] Div of BENCHMARK.md 5 (mean of div_per_step).
     picked_x: f32[T, k, d] the points labelled at each step.
     n_nonfinite_labels: int32[] oracle outputs that were not finite (must be 0).
+    pool_sizes: int32[T] candidates the method chose from at each step: k γ, fewer
+      on a finite data set with fewer unused rows left (0 for query synthesis).
     """
 
     mse: jax.Array
@@ -59,6 +62,7 @@ class RunResult(NamedTuple):
     div: jax.Array
     picked_x: jax.Array
     n_nonfinite_labels: jax.Array
+    pool_sizes: jax.Array
 
 
 MIN_BUCKET_GROWTH = 1.5
@@ -153,12 +157,35 @@ def draw_pool(key: jax.Array, size: int, dim_x: int) -> jax.Array:
 
 
 def finite_split(
-    key: jax.Array, n_rows: int, n_test: int, n_initial: int
-) -> tuple[jax.Array, jax.Array]:
-    """(test rows int32[n_test], initial rows int32[n_initial]) of a finite data set:
-    the first rows of one random permutation of range(n_rows), so they are disjoint."""
-    order = jax.random.permutation(key, n_rows)
-    return order[:n_test], order[n_test : n_test + n_initial]
+    key: jax.Array, data: FiniteData, n_test: int, n_initial: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(test rows int32[n_test], initial rows int32[n_initial], used bool[N]) of a
+    finite data set, disjoint, from one random order of its rows; `used` marks the
+    rows no pool may offer (test and initial rows, and any left out below).
+
+    Rows with identical inputs (`FiniteData.input_groups`) stay on one side of the
+    test split: the order is by group, and the rows of the group cut by the end of
+    the test rows are left out of the run (never labelled, never tested), so no
+    test input can be labelled. Without duplicates the order is a plain
+    permutation.
+    """
+    n_rows = data.n_rows
+    if data.input_groups is None:
+        order = jax.random.permutation(key, n_rows)
+        dropped = 0
+    else:
+        groups = jnp.asarray(data.input_groups)
+        # A group's priority is its first row's; rows of a group sit together.
+        priority = jax.random.uniform(key, (n_rows,))[groups]
+        order = jnp.lexsort((jnp.arange(n_rows), priority))
+        cut = groups[order[n_test - 1]]
+        after = groups[order[n_test : n_test + data.largest_group - 1]]
+        dropped = jnp.sum(jnp.cumprod(after == cut))  # the cut group's rest
+    test_rows = order[:n_test]
+    initial_rows = jax.lax.dynamic_slice(order, (n_test + dropped,), (n_initial,))
+    first_unused = n_test + dropped + n_initial
+    used = jnp.zeros(n_rows, bool).at[order].set(jnp.arange(n_rows) < first_unused)
+    return test_rows, initial_rows, used
 
 
 def finite_pool(
@@ -169,12 +196,69 @@ def finite_pool(
 
     Row i gets priority u_i from (key, i) alone (`prefix_uniform`) and the pool is
     the unused rows of smallest priority, in priority order, so pools nest across γ
-    like `draw_pool`'s. When fewer than `size` rows are unused, the rows past them
-    are used ones and `available` masks them out.
+    like `draw_pool`'s. When fewer than `size` rows are unused (or the table has
+    fewer than `size` rows at all), the rows past them are used ones or padding
+    (row 0) and `available` masks them out.
     """
-    priority = prefix_uniform(key, used.shape[0])
-    _, rows = jax.lax.top_k(-jnp.where(used, jnp.inf, priority), size)
-    return rows, ~used[rows]
+    n_rows = used.shape[0]
+    priority = prefix_uniform(key, n_rows)
+    drawn = min(size, n_rows)  # static: a pool larger than the table is padded
+    _, rows = jax.lax.top_k(-jnp.where(used, jnp.inf, priority), drawn)
+    available = ~used[rows]
+    padding = size - drawn
+    if padding:
+        rows = jnp.concatenate([rows, jnp.zeros(padding, rows.dtype)])
+        available = jnp.concatenate([available, jnp.zeros(padding, bool)])
+    return rows, available
+
+
+def unused_rows_at_start(problem: Problem, cfg: Config) -> int | None:
+    """Rows a finite data set has left for the first pool (all but the test and
+    initial rows); None for an oracle, whose pools are unlimited."""
+    if problem.data is None:
+        return None
+    data = problem.data
+    return data.n_rows - data.n_test_rows(cfg.n_test) - cfg.n_initial
+
+
+def fit_to_rows(problem: Problem, cfg: Config) -> Config:
+    """`cfg` with sizes a finite data set can hold: the small-data rule.
+
+    The rule, the same for every method: the label budget N0 + T k may use at most
+    half of the rows not held out for testing, so that the last pools still have
+    rows to choose from. Where the preset's budget fits, `cfg` is returned as it
+    is (the study's protocol); otherwise N0 and k are scaled down by one factor,
+    rounded down (at least 1 each), T kept, and `Config.size_rule` says so.
+    ValueError when even N0 = k = 1 does not fit T steps.
+    """
+    data = problem.data
+    if data is None:
+        return cfg
+    n_test = data.n_test_rows(cfg.n_test)
+    allowed = (data.n_rows - n_test) // 2
+    if cfg.n_final <= allowed:
+        return cfg
+    if allowed < 1 + cfg.steps:
+        raise ValueError(
+            f"problem {problem.name!r} ({data.source}): {data.n_rows} rows are too "
+            f"few for {cfg.steps} steps: half of the {data.n_rows - n_test} rows not "
+            f"held out for testing is {allowed}, below N0 + T k = 1 + {cfg.steps} "
+            "with N0 = k = 1; lower steps"
+        )
+    factor = allowed / cfg.n_final
+    n_initial = max(1, math.floor(cfg.n_initial * factor))
+    k = max(1, math.floor(cfg.k * factor))
+    while n_initial + cfg.steps * k > allowed:  # the floors of 1 can overshoot
+        if k > 1:
+            k -= 1
+        else:
+            n_initial -= 1
+    rule = (
+        f"small-data rule: label budget <= half of the {data.n_rows - n_test} rows "
+        f"not held out ({allowed}); N0 {cfg.n_initial} -> {n_initial}, k {cfg.k} -> "
+        f"{k}, T {cfg.steps} kept"
+    )
+    return cfg.replace(n_initial=n_initial, k=k, size_rule=rule)
 
 
 def check_problem(problem: Problem, cfg: Config, method: Acquisition) -> None:
@@ -190,7 +274,9 @@ def check_problem(problem: Problem, cfg: Config, method: Acquisition) -> None:
             "label in the data; use a method that picks from the pool"
         )
     n_test = data.n_test_rows(cfg.n_test)
-    needed = cfg.n_final + n_test  # N0 + T k to label, plus the test rows
+    # N0 + T k to label, the test rows, and up to (largest group - 1) rows of a
+    # duplicate group cut by the test split (`finite_split`).
+    needed = cfg.n_final + n_test + data.largest_group - 1
     if data.n_rows < needed:
         max_steps = (data.n_rows - n_test - cfg.n_initial) // cfg.k
         hint = (
@@ -326,15 +412,13 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
             used = ()  # nothing to track: the oracle labels any point
         else:
             n_test = data.n_test_rows(cfg.n_test)
-            test_rows, initial_rows = finite_split(
-                key_test, data.n_rows, n_test, cfg.n_initial
+            test_rows, initial_rows, used = finite_split(
+                key_test, data, n_test, cfg.n_initial
             )
             test_x, test_y = data.x[test_rows], data.y[test_rows]
             buffer_x, buffer_y = labelled_buffer(
                 problem, data.x[initial_rows], cfg.n_final, data.y[initial_rows]
             )
-            used = jnp.zeros(data.n_rows, bool).at[test_rows].set(True)
-            used = used.at[initial_rows].set(True)
         carry = (buffer_x, buffer_y, ensemble.init(key_model), used)
         pool_mask = jnp.arange(cfg.pool_size) < n_candidates
 
@@ -346,27 +430,39 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
                 if data is not None:  # rows: labels are looked up, rows marked used
                     rows, available = finite_pool(key_pool, used, cfg.pool_size)
                     pool = Pool(data.x[rows], pool_mask & available)
+                    pool_size = jnp.sum(pool.mask).astype(jnp.int32)
                     picked = rows[select(key_select, pool, acq_state, k)]
                     new_x, new_y = data.x[picked], data.y[picked]
                     used = used.at[picked].set(True)
                 elif method.returns_points:
                     new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
                     new_y = problem.label(new_x)
+                    pool_size = jnp.int32(0)
                 else:
                     pool = Pool(draw_pool(key_pool, cfg.pool_size, d), pool_mask)
+                    pool_size = jnp.sum(pool.mask).astype(jnp.int32)
                     new_x = pool.x[select(key_select, pool, acq_state, k)]
                     new_y = problem.label(new_x)
                 buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
                 buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
                 div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
                 nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
-                return buffer_x, buffer_y, div, new_x, nonfinite, used
+                return buffer_x, buffer_y, div, new_x, nonfinite, pool_size, used
 
             def final(key_pool, key_select, buffer_x, buffer_y, model_state, n, used):
                 # Step T: the buffer is full and nothing more is labelled.
                 del key_pool, key_select, model_state, n
                 zeros_x = jnp.zeros((k, d), jnp.float32)
-                return buffer_x, buffer_y, jnp.float32(0), zeros_x, jnp.int32(0), used
+                nothing = jnp.int32(0)
+                return (
+                    buffer_x,
+                    buffer_y,
+                    jnp.float32(0),
+                    zeros_x,
+                    nothing,
+                    nothing,
+                    used,
+                )
 
             def step(carry, t):
                 buffer_x, buffer_y, model_state, used = carry
@@ -391,8 +487,8 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
                     acquired = jax.lax.cond(t < cfg.steps, acquire, final, *operands)
                 else:
                     acquired = acquire(*operands)
-                buffer_x, buffer_y, div, new_x, nonfinite, used = acquired
-                out = (mse, info.loss[-1], div, new_x, nonfinite)
+                buffer_x, buffer_y, div, new_x, nonfinite, pool_size, used = acquired
+                out = (mse, info.loss[-1], div, new_x, nonfinite, pool_size)
                 return (buffer_x, buffer_y, model_state, used), out
 
             return step
@@ -404,7 +500,7 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
             step = make_step(bucket.capacity, holds_final)
             carry, out = jax.lax.scan(step, carry, steps)
             outputs.append(out)
-        mse, loss, div, picked, nonfinite = (
+        mse, loss, div, picked, nonfinite, pool_sizes = (
             jnp.concatenate(parts) for parts in zip(*outputs, strict=True)
         )
         buffer_y = carry[1]
@@ -417,6 +513,7 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
             div=jnp.mean(div[: cfg.steps]),
             picked_x=picked[: cfg.steps],
             n_nonfinite_labels=jnp.sum(nonfinite) + initial_nonfinite.astype(jnp.int32),
+            pool_sizes=pool_sizes[: cfg.steps],
         )
 
     return run

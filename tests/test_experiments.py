@@ -65,6 +65,7 @@ class FakeRuns:
                 div=jnp.float32(scale),
                 picked_x=jnp.zeros((steps, k, d)),
                 n_nonfinite_labels=jnp.int32(nonfinite),
+                pool_sizes=jnp.full((steps,), cfg.pool_size, jnp.int32),
             )
 
         return fake_run

@@ -195,12 +195,14 @@ def test_csv_rows_are_read_scaled_and_registered(tmp_path):
     assert two.dim_x == 2 and two.dim_y == 2
     named = problems.load(str(tmp_path / "tiny data.csv") + ":target=a,c")
     assert named.data.y_names == ("a", "c") and named.data.x_names == ("b", "y")
+    assert named.name == "tiny_data_a_c"  # a chosen target is part of the name
     assert flags.problem_list(f"sine,{tmp_path / 'plain.dat'}:target=0,1,robo") == [
         "sine",
-        "plain",
+        "plain_column_0_column_1",
         "robo",
     ]
-    assert problems.get("plain").data.y_names == ("column 0", "column 1")
+    plain = problems.get("plain_column_0_column_1")
+    assert plain.data.y_names == ("column 0", "column 1")
 
 
 def test_npz_and_arrays(tmp_path):
@@ -289,7 +291,9 @@ def test_finite_set_refuses_synthesis_and_too_few_rows(tmp_path, capsys):
     argv = ["--problem", str(tmp_path / "t.csv"), "--gamma", "2", "--preset", "smoke"]
     small = ["--steps", "2", "--set", "n_initial=8", "--set", "k=4"]
     for extra, expected in [
-        ([], "lower n_initial or k"),  # smoke: N0 80
+        # smoke's N0 80, k 40 are scaled down (the small-data rule), but 20 steps
+        # cannot fit in half of the 16 rows not held out.
+        (["--steps", "20"], "too few for 20 steps"),
         ([*small, "--methods", SYNTHESIS[0]], "synthesises points"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
@@ -366,8 +370,14 @@ def test_finite_pool_draws_unused_rows_that_nest_and_shrink():
     rows, available = loop.finite_pool(key, used, 8)
     np.testing.assert_array_equal(available, [True] * 3 + [False] * 5)
     assert sorted(np.asarray(rows[:3]).tolist()) == [4, 9, 44]
-    test, initial = loop.finite_split(key, 50, 10, 20)
-    assert len(set(np.asarray(test).tolist()) | set(np.asarray(initial).tolist())) == 30
+    rng = np.random.default_rng(0)
+    data = user.data_problem(
+        "split_probe", rng.normal(size=(50, 2)), rng.normal(size=50), register=False
+    ).data
+    test, initial, used = loop.finite_split(key, data, 10, 20)
+    split = set(np.asarray(test).tolist()) | set(np.asarray(initial).tolist())
+    assert len(split) == 30
+    assert set(np.flatnonzero(np.asarray(used)).tolist()) == split
 
 
 def make_probe(ctx):
@@ -444,8 +454,11 @@ def test_every_pool_method_labels_distinct_unused_rows(finite, method):
         assert np.all(np.isfinite(result.mse)) and np.isfinite(result.div)
         assert int(result.n_nonfinite_labels) == 0
         picked = row_of(data_x, result.picked_x.reshape(-1, D))
-        test, initial = loop.finite_split(
-            jax.random.fold_in(jax.random.key(seed), 1), N_ROWS, N_TEST, cfg.n_initial
+        test, initial, _ = loop.finite_split(
+            jax.random.fold_in(jax.random.key(seed), 1),
+            problem.data,
+            N_TEST,
+            cfg.n_initial,
         )
         labelled = [*np.asarray(initial).tolist(), *picked.tolist()]
         assert len(set(labelled)) == cfg.n_final  # no row labelled twice
@@ -464,8 +477,8 @@ def test_labels_are_the_data_and_pools_shrink(finite):
     problem, out, records = finite
     data_x, data_y = np.asarray(problem.data.x), np.asarray(problem.data.y)
     cfg = finite_config(problem.name, PROBE)
-    test, initial = loop.finite_split(
-        jax.random.fold_in(jax.random.key(0), 1), N_ROWS, N_TEST, cfg.n_initial
+    test, initial, _ = loop.finite_split(
+        jax.random.fold_in(jax.random.key(0), 1), problem.data, N_TEST, cfg.n_initial
     )
     test = set(np.asarray(test).tolist())
     assert len(records[0]) == cfg.steps

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,7 +253,30 @@ def make_config(
             **changes,
         ).validate()
         acquisitions.check_options(cfg.options)
-        loop.check_problem(problems.get(cfg.problem), cfg, acquisitions.get(method))
+        problem_spec = problems.get(cfg.problem)
+        cfg = loop.fit_to_rows(problem_spec, cfg)
+        loop.check_problem(problem_spec, cfg, acquisitions.get(method))
     except (ValueError, TypeError) as error:
         parser.error(str(error))
+    warn_capped_pool(problem_spec, cfg)
     return cfg
+
+
+_WARNED: set[tuple[str, int | None, int]] = set()
+
+
+def warn_capped_pool(problem: problems.Problem, cfg: config.Config) -> None:
+    """One line on stderr (once per problem and γ) when a finite data set has
+    fewer unused rows at step 0 than the pool k γ: that γ is then capped."""
+    rows = loop.unused_rows_at_start(problem, cfg)
+    key = (cfg.problem, cfg.gamma, cfg.k)
+    if rows is None or cfg.gamma is None or cfg.pool_size <= rows or key in _WARNED:
+        return
+    _WARNED.add(key)
+    print(
+        f"warning: {cfg.problem}, γ={cfg.gamma}: the pool k γ = {cfg.pool_size} is "
+        f"larger than the {rows} unused rows at step 0, so every pool is all unused "
+        f"rows (effective γ {rows / cfg.k:.1f} at step 0); a larger γ repeats this "
+        "experiment",
+        file=sys.stderr,
+    )

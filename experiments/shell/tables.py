@@ -140,9 +140,46 @@ def test_points(cell: results.Cell) -> str:
     return f"{points} held-out test rows of {rows}"
 
 
+def first_pool_size(cell: results.Cell) -> int | None:
+    """Candidates at step 0 (the largest over seeds), from the cell's recorded pool
+    sizes; None for cells written before they were recorded or without a pool."""
+    sizes = cell.arrays.get("pool_sizes")
+    if sizes is None or sizes.size == 0 or cell.gamma is None:
+        return None
+    return int(np.max(sizes[:, 0]))
+
+
+def effective_gammas(cells: Sequence[results.Cell]) -> dict[int, float]:
+    """γ -> step-0 pool size / k for the γ whose pools were capped (finite data)."""
+    capped = {}
+    for cell in cells:
+        size = first_pool_size(cell)
+        if size is not None and size < cell.config["k"] * cell.gamma:
+            capped[cell.gamma] = size / cell.config["k"]
+    return dict(sorted(capped.items()))
+
+
+def capped_duplicate(cell: results.Cell, others: Sequence[results.Cell]) -> str | None:
+    """Why `cell` repeats the experiment of a smaller γ of the same method (on a
+    finite data set both pools were capped at every unused row), or None."""
+    size = first_pool_size(cell)
+    if size is None or size >= cell.config["k"] * cell.gamma:
+        return None
+    for other in others:
+        same = other.method == cell.method and other.gamma is not None
+        if same and other.gamma < cell.gamma and first_pool_size(other) == size:
+            return (
+                f"γ={cell.gamma} is the same experiment as γ={other.gamma}: both "
+                f"pools are capped at the {size} unused rows at step 0 (effective "
+                f"γ {size / cell.config['k']:.1f}); counted once"
+            )
+    return None
+
+
 def score_cells(cells: Sequence[results.Cell]) -> Scored:
     """Scores every cell against random on its problem; leaves out incompatible
-    cells and problems without random or without another method."""
+    cells, cells whose capped pool repeats a smaller γ's (`capped_duplicate`), and
+    problems without random or without another method."""
     cells_by_problem = defaultdict(list)
     for cell in cells:
         cells_by_problem[cell.problem].append(cell)
@@ -158,6 +195,8 @@ def score_cells(cells: Sequence[results.Cell]) -> Scored:
             if cell is baseline:
                 continue
             reason = results.incompatibility(cell, baseline)
+            if reason is None:
+                reason = capped_duplicate(cell, problem_cells)
             if reason is not None:
                 skipped.append(f"{cell.folder}: {reason}")
                 continue
@@ -275,6 +314,16 @@ def summary_lines(out, cells_by_problem, scores_by_problem, skipped) -> list[str
             f"{cfg['train_steps']} gradient steps per AL step, "
             f"{test_points(baseline)}, seeds {baseline.seeds}.",
             "",
+        ]
+        capped = effective_gammas(cells_by_problem[problem])
+        if capped:
+            lines += [
+                "Pools capped by the unused rows at step 0 (effective γ): "
+                + ", ".join(f"γ={g} → {e:.1f}" for g, e in capped.items())
+                + ".",
+                "",
+            ]
+        lines += [
             "nAUC (method x pool ratio γ):",
             "",
         ]

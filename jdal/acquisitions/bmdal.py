@@ -138,9 +138,9 @@ def transformed_features(
     sigma = options["sigma"]
     if transform == "posterior":
         return posterior_features(features, labelled, labelled_mask, sigma)
-    noise = jax.random.normal(
-        key, (features.shape[1], options["rf_dim"]), features.dtype
-    )
+    # Drawn in float32 and cast: 64-bit random bits do not lower inside enable_x64.
+    shape = (features.shape[1], options["rf_dim"])
+    noise = jax.random.normal(key, shape, jnp.float32).astype(features.dtype)
     return acs_rf_features(features, labelled, labelled_mask, sigma, noise), labelled
 
 
@@ -193,7 +193,7 @@ def inverse_cdf_pick(weights: jax.Array, u: jax.Array) -> jax.Array:
     """int32[]: the first row whose cumulative weight exceeds u · total (u in [0, 1)):
     a draw with probability proportional to `weights` f32[P] (>= 0, some > 0)."""
     cumulative = jnp.cumsum(weights)
-    return jnp.argmax(cumulative > u * cumulative[-1]).astype(jnp.int32)
+    return first_argmax((cumulative > u * cumulative[-1]).astype(jnp.int32))
 
 
 def kmeanspp_picks(

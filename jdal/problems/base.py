@@ -45,6 +45,9 @@ class FiniteData(NamedTuple):
       x_names, y_names: column names (from the header, else "column <j>").
       test_fraction: share of the rows held out for testing, unless
         `Config.n_test` is smaller (`n_test_rows`).
+      input_groups: None when every input row is distinct; else int32[N], each
+        row's group of identical inputs (the index of the group's first row), so
+        the run keeps a group on one side of the test split (`jdal.loop`).
     """
 
     x: jax.Array
@@ -57,6 +60,14 @@ class FiniteData(NamedTuple):
     x_names: tuple[str, ...]
     y_names: tuple[str, ...]
     test_fraction: float = 0.2
+    input_groups: np.ndarray | None = None
+
+    @property
+    def largest_group(self) -> int:
+        """Rows in the largest group of identical inputs (1: no duplicates)."""
+        if self.input_groups is None:
+            return 1
+        return int(np.max(np.bincount(self.input_groups)))
 
     @property
     def n_rows(self) -> int:

@@ -344,6 +344,19 @@ def _as_rows(values, key: str, where: str) -> np.ndarray:
     return array
 
 
+# Fewest rows of a finite data set: test rows, initial rows and pools for a few steps.
+MIN_ROWS = 10
+
+
+def input_groups(x: np.ndarray) -> np.ndarray | None:
+    """int32[N]: each row's group of identical inputs x [N, d] (the index of the
+    group's first row), or None when every row is distinct."""
+    _, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(x):
+        return None
+    return first[inverse.reshape(-1)].astype(np.int32)
+
+
 def data_problem(
     name: str,
     x,
@@ -381,6 +394,11 @@ def data_problem(
         raise ValueError(f"{where}: test_fraction={test_fraction} must lie in (0, 1)")
     x_names = tuple(x_names or (f"column {j}" for j in range(x.shape[1])))
     y_names = tuple(y_names or (f"target {j}" for j in range(y.shape[1])))
+    if x.shape[0] < MIN_ROWS:
+        raise ValueError(
+            f"{where}: too few rows ({x.shape[0]}): a finite data set needs at least "
+            f"{MIN_ROWS} rows (held-out test rows, initial rows and pools)"
+        )
     x_scaled, x_min, x_max = _min_max(x, x_names, where, "input")
     y_scaled, y_min, y_max = _min_max(y, y_names, where, "target")
     data = FiniteData(
@@ -394,6 +412,7 @@ def data_problem(
         x_names=x_names,
         y_names=y_names,
         test_fraction=float(test_fraction),
+        input_groups=input_groups(x),
     )
     dim_x, dim_y = x.shape[1], y.shape[1]
     model = model or default_model(dim_x, dim_y)
@@ -541,10 +560,15 @@ def load_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{path}: cannot read the .npz ({_one_line(error)})") from None
 
 
+def _identifier(text: str) -> str:
+    """`text` as a problem id: characters other than letters, digits, '_', '.' and
+    '-' replaced by '_', no leading '.', '_' or '-'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip("._-")
+
+
 def problem_name_of(path: str | os.PathLike) -> str:
     """A problem id from a file name: its stem, other characters replaced by '_'."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem).lstrip("._-")
-    return stem or "data"
+    return _identifier(Path(path).stem) or "data"
 
 
 def file_problem(
@@ -556,11 +580,12 @@ def file_problem(
     **options,
 ) -> Problem:
     """A finite-data problem read from a .npz (`load_npz`) or a text table
-    (`read_table`; `target` picks its target columns). Named after the file's stem
-    unless `name` is given; `options` go to `data_problem` (model, test_fraction,
-    description)."""
+    (`read_table`; `target` picks its target columns, every other column is an
+    input). Named after the file's stem, plus the target columns' names when
+    `target` is given (`t.csv` with target y1 is `t_y1`, so two targets of one file
+    are two problems), unless `name` is given; `options` go to `data_problem`
+    (model, test_fraction, description)."""
     path = Path(path)
-    name = name or problem_name_of(path)
     if path.suffix.lower() == ".npz":
         if target is not None:
             raise ValueError(f"{path}: an .npz has its targets in 'y'; drop target")
@@ -573,6 +598,10 @@ def file_problem(
             f"{path}: unknown data file type {path.suffix!r}; use "
             f"{', '.join(DATA_SUFFIXES)}"
         )
+    if name is None:
+        name = problem_name_of(path)
+        if target is not None:
+            name = _identifier(f"{name}_{'_'.join(y_names)}")
     return data_problem(
         name,
         x,
