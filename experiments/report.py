@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("out", help="results folder, e.g. results/sweep")
     parser.add_argument(
         "--figures",
-        default="figures",
-        help="folder for figures and summary.md (default figures/)",
+        default=None,
+        help="folder for figures and summary.md (default: <out>/figures, beside "
+        "the results, so the committed figures/ are only rewritten on request)",
     )
     parser.add_argument(
         "--gamma",
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out, folder = Path(args.out), Path(args.figures)
+    out = Path(args.out)
+    folder = Path(args.figures) if args.figures else out / "figures"
     if not out.is_dir():
         parser.error(f"argument out: {out} is not a folder")
     with warnings.catch_warnings(record=True) as caught:

@@ -80,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                     tqdm.write,
                     args.lanes,
                 )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; {len(outcomes)} of {len(methods)} cells kept under "
+            f"{args.out}, run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
     except (cells.NonFiniteLabelsError, parallel.RunTooLargeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -48,7 +48,7 @@ class RunResult(NamedTuple):
     n_labelled: int32[T+1] labelled-set sizes N0 + t k.
     train_loss: f32[T+1] member-mean training MSE at the last gradient step.
     div_per_step: f32[T] mean nearest-labelled-neighbour distance of each batch.
-    div: f32[] Div of BENCHMARK.md 5 (mean of div_per_step).
+    div: f32[] Div of docs/protocol.md section 5 (mean of div_per_step).
     picked_x: f32[T, k, d] the points labelled at each step.
     n_nonfinite_labels: int32[] oracle outputs that were not finite (must be 0).
     pool_sizes: int32[T] candidates the method chose from at each step: k γ, fewer

@@ -77,9 +77,11 @@ class FakeRuns:
             runs.append(self(cfg.replace(gamma=gamma)))
 
         def fake_grid_run(key, gamma):
-            # Every fake run of one (problem, method) is the same curve.
-            del gamma
-            return runs[0](key)
+            # Every fake run of one (problem, method) is the same curve; the
+            # pools are each γ's own.
+            result = runs[0](key)
+            pools = jnp.full_like(result.pool_sizes, cfg.k) * gamma
+            return result._replace(pool_sizes=pools.astype(jnp.int32))
 
         return fake_grid_run
 
@@ -479,6 +481,20 @@ def test_corrupt_cell_is_reported_and_recomputed(tmp_path, fake_runs, capsys):
     assert results.cell_status(tmp_path, fake_runs.made[-1], seeds=[0, 1]) == "done"
 
 
+def test_run_interrupted_says_one_line_and_keeps_its_cells(
+    tmp_path, monkeypatch, capsys
+):
+    FakeRuns(interrupt_after=2).install(monkeypatch)
+    argv = ["--problem", "sine", "--gamma", "2", "--methods", "qbc,gsx", *TINY]
+    assert run.main([*argv, "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"interrupted; 2 of 3 cells kept under {tmp_path}, run the same command "
+        "again to resume"
+    )
+    assert len(results.load(tmp_path)) == 2
+
+
 def test_nonfinite_labels_are_an_error(tmp_path, monkeypatch, capsys):
     FakeRuns(nonfinite=3).install(monkeypatch)
     argv = ["--problem", "sine", "--gamma", "2", "--methods", "random", *TINY]
@@ -489,6 +505,16 @@ def test_nonfinite_labels_are_an_error(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------------------
 # Report (fake runs).
+
+
+def test_report_writes_beside_the_results_by_default(tmp_path, fake_runs):
+    out = tmp_path / "results"
+    argv = sweep_args(out)
+    argv[argv.index("--methods") + 1] = "gsx"
+    assert sweep.main(argv) == 0
+    assert report.main([str(out), "--formats", "png"]) == 0
+    assert (out / "figures" / "summary.md").is_file()
+    assert not (tmp_path / "figures").exists()
 
 
 def test_report_writes_figures_and_summary(tmp_path, fake_runs, capsys):

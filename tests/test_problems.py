@@ -43,7 +43,7 @@ def test_unknown_name_raises_with_valid_names():
         assert name in str(info.value)
 
 
-# (dim_x, dim_y, hidden, M, lr, weight decay, batch, head): BENCHMARK.md sections 1-2.
+# (dim_x, dim_y, hidden, M, lr, weight decay, batch, head): docs/protocol.md, 1-2.
 SPEC_TABLE = {
     "sine": (1, 1, (20,) * 9, 10, 1e-4, 0.0, None, "dense"),
     "robo": (4, 2, (500,) * 4, 10, 1e-3, 1e-4, None, "dense"),

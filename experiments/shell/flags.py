@@ -190,7 +190,7 @@ def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
         "--preset",
         choices=list(config.PRESETS),
         default="quick",
-        help="config size preset; 'paper' is BENCHMARK.md exactly, 'quick' is "
+        help="config size preset; 'paper' is docs/protocol.md exactly, 'quick' is "
         "CPU-sized, 'smoke' takes seconds (default quick)",
     )
     parser.add_argument(

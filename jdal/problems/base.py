@@ -10,7 +10,7 @@ import numpy as np
 
 
 class ModelSpec(NamedTuple):
-    """Per-problem deep-ensemble settings (BENCHMARK.md section 2 table).
+    """Per-problem deep-ensemble settings (docs/protocol.md section 2).
 
     Attributes:
       hidden: widths of the Dense -> BatchNorm -> ReLU blocks.

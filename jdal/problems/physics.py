@@ -1,7 +1,8 @@
 """Special-function and ODE problems: the Bessel function and the damped oscillator.
 
 The study (Ren et al., arXiv 2302.00098) names `bess` and `damp` but does not publish
-their parameter ranges; the definitions here are jdal's own (BENCHMARK.md section 1).
+their parameter ranges; the definitions here are jdal's own (docs/protocol.md,
+section 1).
 """
 
 from __future__ import annotations
