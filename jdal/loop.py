@@ -25,14 +25,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jdal import acquisitions, problems
-from jdal.acquisitions.base import AcqState, Acquisition, Context, Pool, SelectFn
+from jdal.acquisitions.base import (
+    AcqState,
+    Acquisition,
+    Context,
+    Pool,
+    SelectFn,
+    full_pool,
+)
 from jdal.config import Config
 from jdal.metrics import nearest_distance
 from jdal.models.ensemble import Ensemble, EnsembleState, make_ensemble
@@ -310,10 +317,13 @@ class Setup(NamedTuple):
     select: SelectFn
 
 
-def setup(cfg: Config) -> Setup:
-    """Validates `cfg` (ranges, names, the method's options) and binds its parts."""
+def setup(cfg: Config, problem: Problem | None = None) -> Setup:
+    """Validates `cfg` (ranges, names, the method's options) and binds its parts.
+
+    `problem`: the problem to bind instead of the registry's `cfg.problem` (a
+    campaign's, which is not registered)."""
     cfg.validate()
-    problem = problems.get(cfg.problem)
+    problem = problem or problems.get(cfg.problem)
     method = acquisitions.get(cfg.method)
     acquisitions.check_options(cfg.options)
     check_problem(problem, cfg, method)
@@ -388,132 +398,313 @@ def make_grid_run(
     return lambda key, gamma: run(key, cfg.k * gamma)
 
 
+class Start(NamedTuple):
+    """What a run starts from: its test set, its labelled initial set and the
+    source's bookkeeping of taken candidates.
+
+    test_x: f32[n_test, d], test_y: f32[n_test, dy].
+    initial_x: f32[N0, d], initial_y: f32[N0, dy].
+    used: the source's state (`Source.mark`): bool[N] rows of a table, () for a box.
+    """
+
+    test_x: jax.Array
+    test_y: jax.Array
+    initial_x: jax.Array
+    initial_y: jax.Array
+    used: Any
+
+
+PoolFn = Callable[[jax.Array, Any, int], tuple[Pool, jax.Array]]
+
+
+class Source(NamedTuple):
+    """Where a run's points and labels come from: one record for every kind, so
+    the run (and a campaign, `jdal.campaign`) has one code path.
+
+    start(key_test, key_initial) -> Start.
+    pool(key, used, size) -> (Pool, ids int32[size]): `size` candidates and which
+      they are (rows of a table; positions in a fresh box pool).
+    label(ids int32[k], x f32[k, d]) -> f32[k, dy]; a campaign's labels come from
+      outside instead.
+    mark(used, ids int32[k]) -> used: the picked candidates are taken.
+    """
+
+    start: Callable[[jax.Array, jax.Array], Start]
+    pool: PoolFn
+    label: Callable[[jax.Array, jax.Array], jax.Array]
+    mark: Callable[[Any, jax.Array], Any]
+
+
+def box_pool(dim_x: int) -> PoolFn:
+    """Fresh uniform pools on [-1, 1]^dim_x (`draw_pool`); nothing is ever taken."""
+
+    def pool(key: jax.Array, used: Any, size: int) -> tuple[Pool, jax.Array]:
+        del used
+        return full_pool(draw_pool(key, size, dim_x)), jnp.arange(size)
+
+    return pool
+
+
+def rows_pool(x_rows: jax.Array) -> PoolFn:
+    """Pools of not-yet-taken rows of a table x_rows f32[N, d] (`finite_pool`);
+    `used` is bool[N]."""
+
+    def pool(key: jax.Array, used: jax.Array, size: int) -> tuple[Pool, jax.Array]:
+        rows, available = finite_pool(key, used, size)
+        return Pool(x_rows[rows], available), rows
+
+    return pool
+
+
+def take_rows(used: jax.Array, rows: jax.Array) -> jax.Array:
+    """`used` bool[N] with `rows` int32[k] marked taken."""
+    return used.at[rows].set(True)
+
+
+def box_source(problem: Problem, cfg: Config) -> Source:
+    """An oracle on [-1, 1]^d: uniform test and initial points, fresh uniform
+    pools, labels from the oracle."""
+    d = problem.dim_x
+
+    def uniform(key, n):
+        return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
+
+    def start(key_test: jax.Array, key_initial: jax.Array) -> Start:
+        test_x = uniform(key_test, cfg.n_test)
+        initial_x = uniform(key_initial, cfg.n_initial)
+        return Start(
+            test_x, problem.label(test_x), initial_x, problem.label(initial_x), ()
+        )
+
+    return Source(
+        start=start,
+        pool=box_pool(d),
+        label=lambda ids, x: problem.label(x),
+        mark=lambda used, ids: used,
+    )
+
+
+def rows_source(data: FiniteData, cfg: Config) -> Source:
+    """A finite data set: test and initial rows from one random order
+    (`finite_split`), pools of unused rows, labels looked up."""
+
+    def start(key_test: jax.Array, key_initial: jax.Array) -> Start:
+        del key_initial  # one order gives the test rows and the initial rows
+        n_test = data.n_test_rows(cfg.n_test)
+        test_rows, initial_rows, used = finite_split(
+            key_test, data, n_test, cfg.n_initial
+        )
+        return Start(
+            data.x[test_rows],
+            data.y[test_rows],
+            data.x[initial_rows],
+            data.y[initial_rows],
+            used,
+        )
+
+    return Source(
+        start=start,
+        pool=rows_pool(data.x),
+        label=lambda rows, x: data.y[rows],
+        mark=take_rows,
+    )
+
+
+def make_source(problem: Problem, cfg: Config) -> Source:
+    """The source of a benchmark run: the problem's rows, or its oracle's box."""
+    if problem.data is None:
+        return box_source(problem, cfg)
+    return rows_source(problem.data, cfg)
+
+
+class StepKeys(NamedTuple):
+    """The random keys of AL step t, the same for every method and γ of a seed."""
+
+    train: jax.Array
+    pool: jax.Array
+    select: jax.Array
+
+
+def step_keys(key_steps: jax.Array, t: jax.Array | int) -> StepKeys:
+    """Keys of step t from the run's step key (`run_keys(key).steps`)."""
+    return StepKeys(*jax.random.split(jax.random.fold_in(key_steps, t), 3))
+
+
+class RunKeys(NamedTuple):
+    """A seed's keys: the initial set, the test set, the ensemble's initialisation
+    and the steps (`step_keys`)."""
+
+    initial: jax.Array
+    test: jax.Array
+    model: jax.Array
+    steps: jax.Array
+
+
+def run_keys(key: jax.Array) -> RunKeys:
+    return RunKeys(*(jax.random.fold_in(key, i) for i in range(4)))
+
+
+class Proposal(NamedTuple):
+    """One acquisition's batch.
+
+    ids: int32[k] the picked candidates' ids (`Source.pool`; 0 for synthesised
+      points); x: f32[k, d] their points; pool_size: int32[] candidates offered
+      (0 for query synthesis).
+    """
+
+    ids: jax.Array
+    x: jax.Array
+    pool_size: jax.Array
+
+
+ProposeFn = Callable[[StepKeys, AcqState, Any, Any], Proposal]
+
+
+def make_propose(cfg: Config, method: Acquisition, select: SelectFn, pool: PoolFn):
+    """`propose(keys, acq_state, used, n_candidates) -> Proposal`: draws the step's
+    pool of `cfg.pool_size` candidates, of which the first `n_candidates` (int32[]
+    or int) count, and lets the method pick k of them (or synthesise k points)."""
+    k = cfg.k
+
+    def propose(
+        keys: StepKeys, acq_state: AcqState, used: Any, n_candidates: Any
+    ) -> Proposal:
+        if method.returns_points:
+            x = jnp.clip(select(keys.select, None, acq_state, k), -1.0, 1.0)
+            return Proposal(jnp.zeros(k, jnp.int32), x, jnp.int32(0))
+        candidates, ids = pool(keys.pool, used, cfg.pool_size)
+        in_grid = jnp.arange(cfg.pool_size) < n_candidates
+        candidates = candidates._replace(mask=candidates.mask & in_grid)
+        picked = select(keys.select, candidates, acq_state, k)
+        pool_size = jnp.sum(candidates.mask).astype(jnp.int32)
+        return Proposal(ids[picked], candidates.x[picked], pool_size)
+
+    return propose
+
+
+def record_batch(
+    buffer_x: jax.Array,
+    buffer_y: jax.Array,
+    n: jax.Array | int,
+    new_x: jax.Array,
+    new_y: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Writes a labelled batch (f32[k, d], f32[k, dy]) into buffer rows n .. n + k;
+    returns the buffers and the batch's diversity (mean nearest-other distance)."""
+    buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
+    buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
+    return buffer_x, buffer_y, jnp.mean(nearest_other_distance(new_x, buffer_x, n))
+
+
+def padded(rows: jax.Array, capacity: int) -> jax.Array:
+    """rows f32[n, c] in a zero-padded f32[capacity, c] buffer."""
+    return (
+        jnp.zeros((capacity, rows.shape[1]), jnp.float32).at[: rows.shape[0]].set(rows)
+    )
+
+
+class RunCarry(NamedTuple):
+    """The scan carry: the labelled buffers f32[N0 + T k, ·], the trained
+    ensemble and the source's taken candidates."""
+
+    buffer_x: jax.Array
+    buffer_y: jax.Array
+    model: EnsembleState
+    used: Any
+
+
+class StepRecord(NamedTuple):
+    """One step's outputs of the scan (stacked over steps)."""
+
+    mse: jax.Array
+    train_loss: jax.Array
+    div: jax.Array
+    new_x: jax.Array
+    nonfinite: jax.Array
+    pool_size: jax.Array
+
+
 def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
     """`run(key, n_candidates)`: pools of `cfg.pool_size` rows of which the first
     `n_candidates` (int32[], or an int) are candidates."""
     problem, method, _, ensemble, select = setup(cfg)
     buckets = size_buckets(cfg)
     d, k = problem.dim_x, cfg.k
-    data = problem.data  # None: an oracle on [-1, 1]^d
-
-    def uniform(key, n):
-        return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
+    source = make_source(problem, cfg)
+    propose = make_propose(cfg, method, select, source.pool)
 
     def run(key: jax.Array, n_candidates: jax.Array | int) -> RunResult:
-        key_initial, key_test, key_model, key_steps = (
-            jax.random.fold_in(key, i) for i in range(4)
+        keys = run_keys(key)
+        start = source.start(keys.test, keys.initial)
+        carry = RunCarry(
+            padded(start.initial_x, cfg.n_final),
+            padded(start.initial_y, cfg.n_final),
+            ensemble.init(keys.model),
+            start.used,
         )
-        if data is None:
-            test_x = uniform(key_test, cfg.n_test)
-            test_y = problem.label(test_x)
-            buffer_x, buffer_y = labelled_buffer(
-                problem, uniform(key_initial, cfg.n_initial), cfg.n_final
-            )
-            used = ()  # nothing to track: the oracle labels any point
-        else:
-            n_test = data.n_test_rows(cfg.n_test)
-            test_rows, initial_rows, used = finite_split(
-                key_test, data, n_test, cfg.n_initial
-            )
-            test_x, test_y = data.x[test_rows], data.y[test_rows]
-            buffer_x, buffer_y = labelled_buffer(
-                problem, data.x[initial_rows], cfg.n_final, data.y[initial_rows]
-            )
-        carry = (buffer_x, buffer_y, ensemble.init(key_model), used)
-        pool_mask = jnp.arange(cfg.pool_size) < n_candidates
 
         def make_step(capacity: int, holds_final: bool):
-            def acquire(key_pool, key_select, buffer_x, buffer_y, model_state, n, used):
+            def acquire(carry: RunCarry, keys: StepKeys, n) -> tuple[RunCarry, tuple]:
                 acq_state = AcqState(
-                    buffer_x[:capacity], buffer_y[:capacity], n, model_state
+                    carry.buffer_x[:capacity], carry.buffer_y[:capacity], n, carry.model
                 )
-                if data is not None:  # rows: labels are looked up, rows marked used
-                    rows, available = finite_pool(key_pool, used, cfg.pool_size)
-                    pool = Pool(data.x[rows], pool_mask & available)
-                    pool_size = jnp.sum(pool.mask).astype(jnp.int32)
-                    picked = rows[select(key_select, pool, acq_state, k)]
-                    new_x, new_y = data.x[picked], data.y[picked]
-                    used = used.at[picked].set(True)
-                elif method.returns_points:
-                    new_x = jnp.clip(select(key_select, None, acq_state, k), -1.0, 1.0)
-                    new_y = problem.label(new_x)
-                    pool_size = jnp.int32(0)
-                else:
-                    pool = Pool(draw_pool(key_pool, cfg.pool_size, d), pool_mask)
-                    pool_size = jnp.sum(pool.mask).astype(jnp.int32)
-                    new_x = pool.x[select(key_select, pool, acq_state, k)]
-                    new_y = problem.label(new_x)
-                buffer_x = jax.lax.dynamic_update_slice(buffer_x, new_x, (n, 0))
-                buffer_y = jax.lax.dynamic_update_slice(buffer_y, new_y, (n, 0))
-                div = jnp.mean(nearest_other_distance(new_x, buffer_x, n))
+                proposal = propose(keys, acq_state, carry.used, n_candidates)
+                new_y = source.label(proposal.ids, proposal.x)
+                buffer_x, buffer_y, div = record_batch(
+                    carry.buffer_x, carry.buffer_y, n, proposal.x, new_y
+                )
                 nonfinite = jnp.sum(~jnp.isfinite(new_y)).astype(jnp.int32)
-                return buffer_x, buffer_y, div, new_x, nonfinite, pool_size, used
+                used = source.mark(carry.used, proposal.ids)
+                carry = RunCarry(buffer_x, buffer_y, carry.model, used)
+                return carry, (div, proposal.x, nonfinite, proposal.pool_size)
 
-            def final(key_pool, key_select, buffer_x, buffer_y, model_state, n, used):
+            def final(carry: RunCarry, keys: StepKeys, n) -> tuple[RunCarry, tuple]:
                 # Step T: the buffer is full and nothing more is labelled.
-                del key_pool, key_select, model_state, n
-                zeros_x = jnp.zeros((k, d), jnp.float32)
+                del keys, n
                 nothing = jnp.int32(0)
-                return (
-                    buffer_x,
-                    buffer_y,
-                    jnp.float32(0),
-                    zeros_x,
-                    nothing,
-                    nothing,
-                    used,
-                )
+                zeros_x = jnp.zeros((k, d), jnp.float32)
+                return carry, (jnp.float32(0), zeros_x, nothing, nothing)
 
-            def step(carry, t):
-                buffer_x, buffer_y, model_state, used = carry
+            def step(carry: RunCarry, t):
                 n = cfg.n_initial + t * k
-                key_train, key_pool, key_select = jax.random.split(
-                    jax.random.fold_in(key_steps, t), 3
-                )
-                model_state, info = ensemble.train(
-                    key_train, model_state, buffer_x[:capacity], buffer_y[:capacity], n
-                )
-                mse = mean_prediction_mse(ensemble, model_state, test_x, test_y)
-                operands = (
-                    key_pool,
-                    key_select,
-                    buffer_x,
-                    buffer_y,
-                    model_state,
+                keys_t = step_keys(keys.steps, t)
+                model, info = ensemble.train(
+                    keys_t.train,
+                    carry.model,
+                    carry.buffer_x[:capacity],
+                    carry.buffer_y[:capacity],
                     n,
-                    used,
                 )
+                mse = mean_prediction_mse(ensemble, model, start.test_x, start.test_y)
+                carry = carry._replace(model=model)
                 if holds_final:  # t is not batched, so this stays one branch.
-                    acquired = jax.lax.cond(t < cfg.steps, acquire, final, *operands)
+                    carry, acquired = jax.lax.cond(
+                        t < cfg.steps, acquire, final, carry, keys_t, n
+                    )
                 else:
-                    acquired = acquire(*operands)
-                buffer_x, buffer_y, div, new_x, nonfinite, pool_size, used = acquired
-                out = (mse, info.loss[-1], div, new_x, nonfinite, pool_size)
-                return (buffer_x, buffer_y, model_state, used), out
+                    carry, acquired = acquire(carry, keys_t, n)
+                return carry, StepRecord(mse, info.loss[-1], *acquired)
 
             return step
 
-        outputs = []
+        records = []
         for bucket in buckets:
             steps = jnp.arange(bucket.first_step, bucket.first_step + bucket.n_steps)
             holds_final = bucket.first_step + bucket.n_steps > cfg.steps
             step = make_step(bucket.capacity, holds_final)
-            carry, out = jax.lax.scan(step, carry, steps)
-            outputs.append(out)
-        mse, loss, div, picked, nonfinite, pool_sizes = (
-            jnp.concatenate(parts) for parts in zip(*outputs, strict=True)
-        )
-        buffer_y = carry[1]
-        initial_nonfinite = jnp.sum(~jnp.isfinite(buffer_y[: cfg.n_initial]))
+            carry, record = jax.lax.scan(step, carry, steps)
+            records.append(record)
+        out = jax.tree.map(lambda *parts: jnp.concatenate(parts), *records)
+        initial_nonfinite = jnp.sum(~jnp.isfinite(start.initial_y)).astype(jnp.int32)
         return RunResult(
-            mse=mse,
+            mse=out.mse,
             n_labelled=cfg.n_initial + k * jnp.arange(cfg.steps + 1, dtype=jnp.int32),
-            train_loss=loss,
-            div_per_step=div[: cfg.steps],
-            div=jnp.mean(div[: cfg.steps]),
-            picked_x=picked[: cfg.steps],
-            n_nonfinite_labels=jnp.sum(nonfinite) + initial_nonfinite.astype(jnp.int32),
-            pool_sizes=pool_sizes[: cfg.steps],
+            train_loss=out.train_loss,
+            div_per_step=out.div[: cfg.steps],
+            div=jnp.mean(out.div[: cfg.steps]),
+            picked_x=out.new_x[: cfg.steps],
+            n_nonfinite_labels=jnp.sum(out.nonfinite) + initial_nonfinite,
+            pool_sizes=out.pool_size[: cfg.steps],
         )
 
     return run
