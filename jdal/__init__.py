@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 # name -> (module, attribute or None for the module itself), imported on first use.
 _LAZY = {
     "acquisitions": ("jdal.acquisitions", None),
+    "campaign": ("jdal.campaign", None),
+    "Campaign": ("jdal.campaign", "Campaign"),
     "parallel": ("jdal.parallel", None),
     "loop": ("jdal.loop", None),
     "models": ("jdal.models", None),
@@ -44,9 +46,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Campaign",
     "Config",
     "RunResult",
     "acquisitions",
+    "campaign",
     "compile_cache",
     "config",
     "make_ensemble",

@@ -713,3 +713,13 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
 def seed_keys(seeds) -> jax.Array:
     """Typed keys for integer seeds: int[S] -> key[S]; seed s gives key(s)."""
     return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+
+
+def buffer_capacity(cfg: Config, n: int) -> int:
+    """Buffer rows a step's training and acquisition see with n labels: the size
+    bucket's capacity (`size_buckets`), so a campaign's step compiles exactly the
+    run's shapes; beyond N0 + T k, the next power of two."""
+    for bucket in size_buckets(cfg):
+        if n <= bucket.capacity:
+            return bucket.capacity
+    return 1 << (n - 1).bit_length()
