@@ -65,7 +65,7 @@ def test_box_campaign_picks_what_the_run_picks(tmp_path, method):
 
     campaign = Campaign.create(
         tmp_path / "c", problem="robo", method=method, gamma=gamma, seed=seed,
-        preset_name="smoke", initial="uniform", y_scaling="none", **SIZES,
+        preset_name="smoke", initial="uniform", y_scaling="none", cv_folds=0, **SIZES,
     )  # fmt: skip
     first = campaign.ask()
     np.testing.assert_array_equal(first.astype(np.float32), start.initial_x)
@@ -97,7 +97,7 @@ def test_table_campaign_picks_what_the_run_picks(tmp_path, method):
     campaign = Campaign.create(
         tmp_path / "c", candidates=np.asarray(data.x), method=method, gamma=gamma,
         seed=seed, preset_name="smoke", y_scaling="none",
-        held_out=np.asarray(test_rows).tolist(), **SIZES,
+        held_out=np.asarray(test_rows).tolist(), cv_folds=0, **SIZES,
     )  # fmt: skip
     campaign.tell(
         np.asarray(data.x)[initial_rows],
@@ -291,3 +291,19 @@ def test_a_second_process_gets_in_use(tmp_path):
         release.set()
         holder.join(30)
     assert c.ask().shape == (6, 2)
+
+
+def test_cross_validation_tells_signal_from_noise(tmp_path):
+    """The K-fold estimate in the log is lower when the labels are a function of
+    the inputs than when the same labels are shuffled across rows."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform([0.0, 10.0], [1.0, 20.0], size=(40, 2))
+    y = f(x) * 3.0
+    estimates = []
+    for name, labels in (("signal", y), ("shuffled", rng.permutation(y))):
+        c = box_campaign(tmp_path / name, cv_folds=4, train_steps=200, n_members=3)
+        c.tell(x, labels, allow_extra=True)
+        (entry,) = c.status()["log"]
+        assert np.isfinite(entry["cv_mse"]) and entry["cv_mse"] > 0
+        estimates.append(entry["cv_mse"])
+    assert estimates[0] < 0.5 * estimates[1]

@@ -48,8 +48,10 @@ Y_SCALINGS = ("minmax", "none")
 # Told inputs match an asked row within this share of each input's range.
 MATCH_TOLERANCE = 1e-6
 # One line of log.csv per training.
-LOG_COLUMNS = ["step", "n_labelled", "train_mse", "mean_spread", "batch_div"]
-LOG_COLUMNS += ["train_seconds", "unix_time"]
+LOG_COLUMNS = ["step", "n_labelled", "train_mse", "cv_mse", "mean_spread"]
+LOG_COLUMNS += ["batch_div", "train_seconds", "cv_seconds", "unix_time"]
+# Folds of the cross-validation estimate in the log (0: none).
+CV_FOLDS = 5
 # Points at which `status` measures the mean member spread in a box.
 SPREAD_POINTS = 1024
 
@@ -105,6 +107,7 @@ class Campaign:
         y_names: Sequence[str] | None = None,
         y_scaling: str = "minmax",
         held_out: Sequence[int] = (),
+        cv_folds: int = CV_FOLDS,
         options: dict[str, Any] | None = None,
         **config: Any,
     ) -> Campaign:
@@ -126,6 +129,8 @@ class Campaign:
         y_scaling: "minmax" (each target scaled to [-1, 1] by the first labels'
           range) or "none".
         held_out: candidate ids never to ask (e.g. your validation rows).
+        cv_folds: after each training, a K-fold cross-validation estimate of the
+          error goes into the log (K more trainings, vmapped); 0 for none.
         """
         folder = Path(folder)
         if (folder / store.SETTINGS).exists():
@@ -214,6 +219,7 @@ class Campaign:
             seed=int(seed),
             initial=initial,
             held_out=sorted(set(int(i) for i in held_out)),
+            cv_folds=int(cv_folds),
             model=None if model is None else model._asdict(),
             config=cfg.to_dict(),
         )
@@ -398,14 +404,22 @@ class Campaign:
             self.folder / store.MODEL, state_leaves(state), step, len(self._x)
         )
         self._model = (state, step, len(self._x))
-        self._log(step, loss, seconds, state)
+        started = time.perf_counter()
+        cv = engine.cross_validate(
+            step,
+            self._to_unit(self._x),
+            self._y_to_unit(self._y),
+            self.settings.get("cv_folds", CV_FOLDS),
+        )
+        cv_seconds = time.perf_counter() - started
+        self._log(step, loss, cv, seconds, cv_seconds, state)
         return state, step
 
-    def _log(self, step: int, loss: float, seconds: float, state) -> None:
+    def _log(self, step, loss, cv, seconds, cv_seconds, state) -> None:
         rows = self._log_rows()
         rows = rows[rows[:, 0] < step]  # a retrained step replaces its line
-        line = [step, len(self._x), loss, self._spread(state), self._batch_div()]
-        line += [seconds, time.time()]
+        line = [step, len(self._x), loss, cv, self._spread(state)]
+        line += [self._batch_div(), seconds, cv_seconds, time.time()]
         store.write_table(self.folder / store.LOG, LOG_COLUMNS, np.vstack([rows, line]))
 
     def _log_rows(self) -> np.ndarray:

@@ -71,6 +71,7 @@ class Engine:
             lambda keys, state, used: propose(keys, state, used, cfg.pool_size)
         )
         self._train = jax.jit(self.ensemble.train)
+        self._fold_errors = jax.jit(jax.vmap(self._fold_error, (0, 0, 0, 0, None)))
         self._predict = jax.jit(self.ensemble.predict)
         self._init = jax.jit(self.ensemble.init)
 
@@ -98,6 +99,43 @@ class Engine:
             keys.train, state, buffer_x, buffer_y, jnp.int32(len(x))
         )
         return state, float(info.loss[-1])
+
+    def _fold_error(self, key, x, y, n_train, n_rows):
+        """(summed squared error, rows) of one fold: a fresh ensemble trained on
+        buffer rows < n_train, scored on rows n_train .. n_rows."""
+        state = self.ensemble.init(self.keys.model)
+        state, _ = self.ensemble.train(key, state, x, y, n_train)
+        mean = jnp.mean(self.ensemble.predict(state, x), axis=0)
+        rows = jnp.arange(x.shape[0])
+        held = (rows >= n_train) & (rows < n_rows)
+        error = jnp.sum(jnp.where(held, jnp.mean(jnp.square(mean - y), -1), 0.0))
+        return error, jnp.sum(held)
+
+    def cross_validate(
+        self, step: int, x: np.ndarray, y: np.ndarray, folds: int
+    ) -> float:
+        """K-fold cross-validation MSE (scaled targets) of the ensemble on the
+        labelled rows: `folds` fresh ensembles, each trained as a step trains on
+        all rows but one fold and scored on that fold, in one vmapped call (the
+        cost of `folds` trainings). nan with fewer than 2 rows per fold."""
+        n = len(x)
+        if folds < 2 or n < 2 * folds:
+            return float("nan")
+        key = jax.random.fold_in(loop.step_keys(self.keys.steps, step).train, 1)
+        order = np.asarray(jax.random.permutation(key, n))
+        fold_of = np.arange(n) % folds
+        capacity = loop.buffer_capacity(self.cfg, n)
+        xs, ys, n_train = [], [], []
+        for fold in range(folds):
+            rows = np.concatenate([order[fold_of != fold], order[fold_of == fold]])
+            xs.append(loop.padded(jnp.asarray(x[rows], jnp.float32), capacity))
+            ys.append(loop.padded(jnp.asarray(y[rows], jnp.float32), capacity))
+            n_train.append(int(np.sum(fold_of != fold)))
+        keys = jax.random.split(key, folds)
+        errors, counts = self._fold_errors(
+            keys, jnp.stack(xs), jnp.stack(ys), jnp.asarray(n_train), jnp.int32(n)
+        )
+        return float(jnp.sum(errors) / jnp.sum(counts))
 
     def predict(self, state: EnsembleState, x: np.ndarray) -> np.ndarray:
         """f32[M, n, dy]: every member's prediction at scaled points x f32[n, d]."""
