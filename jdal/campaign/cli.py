@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         "problem's: y0,y1,...)",
     )
     init.add_argument(
+        "--cv-folds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="folds of the cross-validation MSE logged after each training (K "
+        "more trainings; 0 for none; default the campaign's)",
+    )
+    init.add_argument(
         "--set",
         dest="settings",
         metavar="KEY=VALUE",
@@ -278,13 +286,16 @@ def run_init(args: argparse.Namespace) -> int:
         x_names=x_names,
         y_names=y_names,
         options=options,
+        **({} if args.cv_folds is None else {"cv_folds": args.cv_folds}),
         **changes,
     )
     _check_columns(c.x_names, c.y_names or [])
     if c.candidates is not None:
         where = f"{len(c.candidates)} candidate rows of {args.candidates}"
     else:
-        bounds = ", ".join(f"{lo:g}:{hi:g}" for lo, hi in zip(c.lower, c.upper))
+        bounds = ", ".join(
+            f"{lo:g}:{hi:g}" for lo, hi in zip(c.lower, c.upper, strict=True)
+        )
         where = f"the box {bounds}" if args.box else f"problem {args.problem}'s box"
     outputs = ", ".join(c.y_names or ["(named by the first labels)"])
     status = c.status()
@@ -398,7 +409,7 @@ def _check_problem_outputs(problem: str, y_names: list[str] | None) -> None:
         )
 
 
-# -- ask -------------------------------------------------------------------------------
+# -- ask -----------------------------------------------------------------------------
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -501,8 +512,11 @@ def run_tell(args: argparse.Namespace) -> int:
         last = log[-1]
         scaled = c.settings["y_scaling"] == "minmax"
         scale = " (targets scaled to [-1, 1])" if scaled else ""
+        cv = last.get("cv_mse", math.nan)
+        cv = f", cross-validation MSE {cv:.4g}" if math.isfinite(cv) else ""
         trained = (
-            f"; training {int(last['step'])}: train MSE {last['train_mse']:.4g}{scale}"
+            f"; training {int(last['step'])}: train MSE {last['train_mse']:.4g}"
+            f"{cv}{scale}"
         )
     names = ", ".join(c.y_names or outputs)
     pending = f", {status['pending']} still asked" if status["pending"] else ""
@@ -636,7 +650,7 @@ def _cli_message(error: CampaignError, path: Path, rows) -> str:
     return message
 
 
-# -- status ----------------------------------------------------------------------------
+# -- status --------------------------------------------------------------------------
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -657,8 +671,8 @@ def run_status(args: argparse.Namespace) -> int:
             ("labels", "n_labelled"),
             ("train MSE", "train_mse"),
         ]
-        if any("cv_mse" in row for row in log):
-            columns.append(("cv_mse", "cv_mse"))
+        if _has_cv(log):
+            columns.append(("cv MSE", "cv_mse"))
         columns += [("mean spread", "mean_spread"), ("batch div", "batch_div")]
         table = [
             [_cell(row.get(key), key in ("step", "n_labelled")) for _, key in columns]
@@ -674,6 +688,11 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _has_cv(log: list[dict[str, float]]) -> bool:
+    """Whether the log has a cross-validation MSE (a cv_mse column, not all nan)."""
+    return any(math.isfinite(row.get("cv_mse", math.nan)) for row in log)
+
+
 def _cell(value: Any, integer: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -685,7 +704,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(headers)]
     lines = [headers, *rows]
     return "\n".join(
-        "  ".join(text.rjust(width) for text, width in zip(line, widths))
+        "  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True))
         for line in lines
     )
 
@@ -699,9 +718,9 @@ def plot_log(log: list[dict[str, float]], path: Path, title: str) -> None:
     figure = Figure(figsize=(9.0, 3.6), layout="constrained")
     errors, spread = figure.subplots(1, 2)
     errors.plot(labels, [row["train_mse"] for row in log], "o-", label="train MSE")
-    if any("cv_mse" in row for row in log):
-        cv = [row.get("cv_mse", float("nan")) for row in log]
-        errors.plot(labels, cv, "s-", label="cv_mse")
+    if _has_cv(log):
+        cv = [row.get("cv_mse", math.nan) for row in log]
+        errors.plot(labels, cv, "s-", label="cross-validation MSE")
     errors.set_ylabel("MSE (scaled targets)")
     errors.legend()
     spread.plot(labels, [row["mean_spread"] for row in log], "o-", color="C2")
@@ -715,7 +734,7 @@ def plot_log(log: list[dict[str, float]], path: Path, title: str) -> None:
     atomic_write(path, lambda file: figure.savefig(file, format=kind, dpi=120))
 
 
-# -- predict -----------------------------------------------------------------------------
+# -- predict -------------------------------------------------------------------------
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -751,7 +770,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- helpers -------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------
 
 
 def _quote(path: str | Path) -> str:

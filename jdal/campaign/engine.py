@@ -14,6 +14,7 @@ the acquisition that uses the same step keys, as step t of the run does.
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any, NamedTuple
 
 import jax
@@ -192,6 +193,25 @@ class Engine:
             rows = rows[_farthest_points(self.candidates[rows], free, n)]
         rows = np.asarray(rows)
         return Batch(rows.astype(np.int32), np.asarray(self.candidates[rows]))
+
+
+_ENGINES: dict[tuple, Engine] = {}
+
+
+def shared_engine(
+    cfg: Config, problem: Problem, seed: int, candidates: np.ndarray | None
+) -> Engine:
+    """The engine of these settings, built once per process: campaigns reopened
+    in one session (or many folders of one setting) reuse its compiled programs.
+    `problem` must be hashable (a campaign's problem is: no data, a module-level
+    oracle)."""
+    digest = None
+    if candidates is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(candidates).tobytes()).hexdigest()
+    key = (cfg, problem, int(seed), digest)
+    if key not in _ENGINES:
+        _ENGINES[key] = Engine(cfg, problem, seed, candidates)
+    return _ENGINES[key]
 
 
 @functools.partial(jax.jit, static_argnums=2)
