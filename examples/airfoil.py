@@ -1,21 +1,25 @@
-"""The real UCI airfoil measurements as a finite data set, next to the built-in
-`foil` (a random forest fitted to the same 1503 rows and queried anywhere).
+"""The real UCI airfoil measurements as a finite data set (the built-in `airfoil`),
+next to the built-in `foil` (a random forest fitted to the same 1503 rows and
+queried anywhere).
 
 Here the run may only label measured rows: per seed 20 % (at most Config.n_test)
 are held out for testing, and every pool is drawn from the rows not yet labelled.
 
     python examples/airfoil.py                  # smoke-sized: random and gsx, both
+    python experiments/run.py --problem airfoil --gamma 4 --preset smoke --seeds 2
+
+The built-in `airfoil` is a user table like any other (`jdal.problems.measured`):
+`problem` below is the same rows passed to `data_problem` by hand, under a name of
+its own, and it scales, splits and trains exactly as `airfoil` does:
+
     python experiments/run.py --problem examples/airfoil.py:problem --gamma 4 \\
         --preset smoke --seeds 2
-    # the shipped file itself works too (the last column is the target):
-    python experiments/run.py --problem jdal/problems/data/airfoil_self_noise.dat ...
 """
-
-import importlib.resources
 
 import numpy as np
 
 from jdal import problems
+from jdal.problems import measured
 
 COLUMNS = (
     "frequency_Hz",
@@ -26,17 +30,9 @@ COLUMNS = (
     "sound_pressure_dB",
 )
 
-
-def airfoil_rows() -> np.ndarray:
-    """f64[1503, 6]: the shipped UCI file (jdal/problems/data/README.md)."""
-    path = importlib.resources.files("jdal.problems") / "data/airfoil_self_noise.dat"
-    with path.open() as handle:
-        return np.loadtxt(handle)
-
-
-rows = airfoil_rows()
+rows = measured.rows("airfoil")  # f64[1503, 6], the shipped file, target last
 problem = problems.data_problem(
-    "airfoil",
+    "my_airfoil",
     rows[:, :5],
     rows[:, 5],
     x_names=COLUMNS[:5],

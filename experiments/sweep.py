@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=flags.problem_list,
         default=None,
         help="comma-separated problems (default the study's eight: "
-        f"{','.join(problems.BUILT_IN)}); "
-        "your own too: a data file or an import path, as run.py --problem takes "
-        "(methods that synthesise points are left out on a data file)",
+        f"{','.join(problems.STUDY)}); the measured data sets by name "
+        f"({','.join(problems.MEASURED)}); your own too: a data file or an import "
+        "path, as run.py --problem takes (methods that synthesise points are left "
+        "out on a data file)",
     )
     parser.add_argument(
         "--methods",
@@ -104,7 +105,7 @@ def plan(
         set(args.methods or acquisitions.names()) | {"random"}
     )
     cfgs = []
-    for problem in args.problems or problems.BUILT_IN:
+    for problem in args.problems or problems.STUDY:
         for method in methods:
             if not flags.method_applies(problem, method):
                 continue

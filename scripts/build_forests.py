@@ -4,8 +4,9 @@ Run once, offline, from the project root (needs scikit-learn; jdal never does):
 
     python scripts/build_forests.py
 
-For each UCI data set in jdal/problems/data/ it min-max scales every column (inputs
-and target) to [-1, 1] over the full data, splits 80/20 with
+For each UCI data set in jdal/problems/data/ (gzip; `data_sha256` in the npz is of
+the uncompressed bytes) it min-max scales every column (inputs and target) to
+[-1, 1] over the full data, splits 80/20 with
 `train_test_split(test_size=0.2, random_state=42)`, fits
 `RandomForestRegressor(n_estimators=50, max_depth=15, random_state=0)` on the 80 %,
 prints the R^2 on the 20 %, and writes jdal/problems/data/<name>_forest.npz with the
@@ -15,7 +16,9 @@ trees as padded arrays plus 10,000 uniform check points and sklearn's prediction
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +28,10 @@ from sklearn.model_selection import train_test_split
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "jdal" / "problems" / "data"
 
-# name -> (file, rows, columns including the target)
+# name -> (gzip file, rows, columns including the target)
 DATASETS = {
-    "foil": ("airfoil_self_noise.dat", 1503, 6),
-    "hydr": ("yacht_hydrodynamics.data", 308, 7),
+    "foil": ("airfoil_self_noise.dat.gz", 1503, 6),
+    "hydr": ("yacht_hydrodynamics.data.gz", 308, 7),
 }
 N_ESTIMATORS = 50
 MAX_DEPTH = 15
@@ -105,8 +108,8 @@ def traverse(arrays: dict[str, np.ndarray], depth: int, x: np.ndarray) -> np.nda
 def build(name: str) -> float:
     """Fits, checks and writes one forest; returns its R^2 on the 20 % split."""
     filename, n_rows, n_cols = DATASETS[name]
-    raw = (DATA_DIR / filename).read_bytes()
-    data = np.loadtxt(DATA_DIR / filename, dtype=np.float64)
+    raw = gzip.decompress((DATA_DIR / filename).read_bytes())
+    data = np.loadtxt(io.BytesIO(raw), dtype=np.float64)
     if data.shape != (n_rows, n_cols):
         raise ValueError(f"{filename}: expected {(n_rows, n_cols)}, got {data.shape}")
     scaled, col_min, col_max = scale_columns(data)

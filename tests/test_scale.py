@@ -127,7 +127,7 @@ def test_default_sweep_is_the_studys_problems_even_with_a_user_problem_registere
     swept only when named: the default stays the study's eight."""
     problems.oracle_problem("registered_here", lambda u: u[:1] ** 2, [0.0], [1.0])
     assert "registered_here" in problems.names()
-    assert {cfg.problem for cfg in plan("--preset", "smoke")} == set(problems.BUILT_IN)
+    assert {cfg.problem for cfg in plan("--preset", "smoke")} == set(problems.STUDY)
     named = plan("--preset", "smoke", "--problems", "registered_here,sine")
     assert {cfg.problem for cfg in named} == {"registered_here", "sine"}
 

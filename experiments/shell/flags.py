@@ -65,7 +65,8 @@ def problem_name(text: str) -> str:
         return text
     if ":" not in text and Path(text).suffix.lower() not in user.DATA_SUFFIXES:
         raise argparse.ArgumentTypeError(
-            f"unknown problem {text!r}; valid: {', '.join(problems.names())}, or "
+            f"unknown problem {text!r}; valid: {', '.join(problems.names())}; "
+            f"measured data sets: {', '.join(problems.measured_names())}; or "
             f"your own: a data file ({', '.join(user.DATA_SUFFIXES)}) or an import "
             "path package.module:attribute or path/to/file.py:attribute"
         )

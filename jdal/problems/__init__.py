@@ -5,6 +5,12 @@
 >>> problem.oracle(jnp.zeros(4))          # f32[4] -> f32[2]
 >>> jax.vmap(problem.oracle)(x)           # f32[n, 4] -> f32[n, 2]
 
+Two groups are built in: the study's eight oracles (`STUDY`, `names()`) and six
+measured data sets shipped as finite problems (`MEASURED`, `measured_names()`):
+airfoil, yacht, concrete, energy, kin8nm, ccpp (`jdal.problems.measured`).
+`names()` is what sweeps and tables take as "all problems": the study's eight
+(and problems registered in this process); a measured set runs when named.
+
 Your own problem (`jdal.problems.user`) registers beside the built-in ones:
 
 >>> jdal.problems.oracle_problem("mine", f, lower, upper)    # f: f32[d] -> f32[dy]
@@ -33,6 +39,7 @@ def _factory(module: str, function: str) -> Callable[[], Problem]:
 
 # name -> factory; `get` runs each factory once.
 PROBLEMS: dict[str, Callable[[], Problem]] = {
+    # The study's eight oracles, in the spec's order.
     "sine": _factory("analytic", "make_sine"),
     "robo": _factory("analytic", "make_robo"),
     "stack": _factory("optics", "make_stack"),
@@ -41,24 +48,46 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "hydr": _factory("forests", "make_hydr"),
     "bess": _factory("physics", "make_bess"),
     "damp": _factory("physics", "make_damp"),
+    # Measured and tabulated data sets: finite problems, read on first use.
+    "airfoil": _factory("measured", "make_airfoil"),
+    "yacht": _factory("measured", "make_yacht"),
+    "concrete": _factory("measured", "make_concrete"),
+    "energy": _factory("measured", "make_energy"),
+    "kin8nm": _factory("measured", "make_kin8nm"),
+    "ccpp": _factory("measured", "make_ccpp"),
 }
 
-
-# The built-in problems: a user problem may not take their names.
-BUILT_IN = tuple(PROBLEMS)
+# The study's eight (the default of sweeps) and the shipped measured data sets.
+STUDY = ("sine", "robo", "stack", "adm", "foil", "hydr", "bess", "damp")
+MEASURED = ("airfoil", "yacht", "concrete", "energy", "kin8nm", "ccpp")
+# The built-in problems, both groups: a user problem may not take their names.
+BUILT_IN = STUDY + MEASURED
 
 
 def names() -> list[str]:
-    """The registered problem ids, in the spec's order."""
-    return list(PROBLEMS)
+    """The study's eight problem ids in the spec's order, then any problems
+    registered in this process: what sweeps and tables take as all problems.
+    The measured data sets are listed apart (`measured_names`)."""
+    return [name for name in PROBLEMS if name not in MEASURED]
+
+
+def measured_names() -> list[str]:
+    """The shipped measured data sets (finite problems), in registry order."""
+    return list(MEASURED)
+
+
+def _valid_names() -> str:
+    """The built-in and registered names in words, for error messages."""
+    return f"{', '.join(names())}; measured data sets: {', '.join(measured_names())}"
 
 
 @functools.cache
 def get(name: str) -> Problem:
-    """Returns the problem called `name`; raises ValueError listing valid names."""
+    """Returns the problem called `name` (any built-in or registered one);
+    raises ValueError listing valid names."""
     if name not in PROBLEMS:
         raise ValueError(
-            f"unknown problem {name!r}; valid problems are: {', '.join(PROBLEMS)}"
+            f"unknown problem {name!r}; valid problems are: {_valid_names()}"
         )
     return PROBLEMS[name]()
 
@@ -87,7 +116,9 @@ from jdal.problems.user import (  # noqa: E402
 
 __all__ = [
     "BUILT_IN",
+    "MEASURED",
     "PROBLEMS",
+    "STUDY",
     "FiniteData",
     "ModelSpec",
     "Problem",
@@ -96,6 +127,7 @@ __all__ = [
     "file_problem",
     "get",
     "load",
+    "measured_names",
     "names",
     "oracle_problem",
     "register",

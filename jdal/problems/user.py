@@ -4,7 +4,7 @@ Two forms, each one call that builds a `Problem` and registers it under its name
 (`jdal.problems.get(name)` then returns it, and configs may name it):
 
     oracle_problem("borehole", f, lower, upper)   # f: f32[d] -> f32[dy], a box
-    data_problem("airfoil", x, y)                 # rows f32[N, d], f32[N, dy]
+    data_problem("table", x, y)                   # rows f32[N, d], f32[N, dy]
     file_problem("path/to/data.csv")              # .csv/.dat/.txt/.tsv or .npz
     load("package.module:attribute")              # what the CLI's --problem takes
 
