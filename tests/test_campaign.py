@@ -155,6 +155,20 @@ def test_ask_is_stable_until_told_and_reopen_keeps_everything(tmp_path):
     assert len(status["log"]) == 1
 
 
+def test_reopening_between_every_call_changes_nothing(tmp_path):
+    """A campaign reopened before every ask and tell (as the command line does)
+    picks and trains exactly as one kept open."""
+    kept = simulate(box_campaign(tmp_path / "kept", method="gsx", gamma=2), f, 3)
+    box_campaign(tmp_path / "reopened", method="gsx", gamma=2)
+    for _ in range(3):
+        x = Campaign.open(tmp_path / "reopened").ask()
+        Campaign.open(tmp_path / "reopened").tell(x, f(x))
+    reopened = Campaign.open(tmp_path / "reopened")
+    np.testing.assert_array_equal(reopened.labelled[0], kept.labelled[0])
+    assert [e["step"] for e in reopened.status()["log"]] == [0, 1, 2]
+    np.testing.assert_array_equal(reopened.ask(), kept.ask())
+
+
 def test_interrupted_tell_recovers(tmp_path):
     """Killed after labelled.csv was written but before the model and pending
     were updated: reopening gives what an uninterrupted campaign gives."""

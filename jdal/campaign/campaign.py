@@ -498,7 +498,13 @@ class Campaign:
             number = int(self._batch.max()) + 1
         record = {"batch": number, "ids": batch.ids.tolist(), "x": batch.x.tolist()}
         store.save_json(self.folder / store.PENDING, record)
-        return self._pending()
+        pending = self._pending()
+        if pending is None:  # every proposed row is labelled already
+            raise CampaignError(
+                f"{self.folder}: the method proposed only rows that are labelled "
+                "already; labelled.csv and the model may disagree (edited by hand?)"
+            )
+        return pending
 
     def _initial_engine(self) -> Engine:
         """An engine for the initial design, which needs no model and so no
@@ -566,7 +572,7 @@ class Campaign:
                         "x": left["x"].tolist(),
                     }
                     store.save_json(self.folder / store.PENDING, record)
-            self._train()
+            self._trained()  # the stored model (if any), one training further
 
     def _checked_rows(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, np.float64)

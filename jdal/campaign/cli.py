@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from jdal import config
+from jdal import acquisitions, config
 from jdal.campaign import campaign as campaign_module
 from jdal.campaign import store
 from jdal.campaign.campaign import DEFAULT_GAMMA, DEFAULT_METHOD, Campaign
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--method",
         default=DEFAULT_METHOD,
-        help=f"acquisition method (default {DEFAULT_METHOD})",
+        help=f"acquisition method: {', '.join(_campaign_methods())} (default "
+        f"{DEFAULT_METHOD})",
     )
     init.add_argument("--k", type=int, default=20, help="batch size (default 20)")
     init.add_argument(
@@ -226,19 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _campaign_methods() -> list[str]:
+    """The registered methods a campaign can use (no oracle references)."""
+    return [m for m in acquisitions.names() if not acquisitions.get(m).reference]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns the exit status (0, 2 on an error, 130 on Ctrl-C)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exit:  # --help, or a usage error (argparse printed it)
-        return exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    except SystemExit as stop:  # --help, or a usage error (argparse printed it)
+        return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print(
             "interrupted; the campaign folder is consistent (every file is written "
-            "atomically): run the command again",
+            f"atomically): see {PROG} status {_quote(args.folder)} before running "
+            "the command again",
             file=sys.stderr,
         )
         return 130
@@ -261,18 +268,21 @@ def run_init(args: argparse.Namespace) -> int:
     space: dict[str, Any] = {}
     if args.box is not None:
         space["box"] = parse_box(args.box)
-        if x_names is not None and len(x_names) != len(space["box"][0]):
+        d = len(space["box"][0])
+        if x_names is not None and len(x_names) != d:
             raise CampaignError(
-                f"--inputs: {len(x_names)} names for the {len(space['box'][0])} "
-                "inputs of --box"
+                f"--inputs: {len(x_names)} names for the {d} inputs of --box"
             )
+        x_names = x_names or [f"x{j}" for j in range(d)]
     elif args.candidates is not None:
         space["candidates"] = args.candidates
+        header, table = store.read_csv(Path(args.candidates))
+        x_names = x_names or header or [f"x{j}" for j in range(table.shape[1])]
     else:
         space["problem"] = args.problem
         _check_problem_outputs(args.problem, y_names)
-    if x_names is not None and y_names is not None:
-        _check_columns(x_names, y_names)
+    if x_names is not None:
+        _check_columns(x_names, y_names or [])
     c = Campaign.create(
         folder,
         **space,
@@ -289,7 +299,6 @@ def run_init(args: argparse.Namespace) -> int:
         **({} if args.cv_folds is None else {"cv_folds": args.cv_folds}),
         **changes,
     )
-    _check_columns(c.x_names, c.y_names or [])
     if c.candidates is not None:
         where = f"{len(c.candidates)} candidate rows of {args.candidates}"
     else:
@@ -415,7 +424,7 @@ def _check_problem_outputs(problem: str, y_names: list[str] | None) -> None:
 def run_ask(args: argparse.Namespace) -> int:
     c = Campaign.open(args.folder)
     x = c.ask()
-    number = c.status()["batches"]
+    number = _batch_number(c)
     outputs = _output_names(c)
     header = [*c.x_names, *outputs]
     ids = None
@@ -444,6 +453,17 @@ def run_ask(args: argparse.Namespace) -> int:
         f"{_quote(out)}"
     )
     return 0
+
+
+def _batch_number(c: Campaign) -> int:
+    """The asked batch's number: pending.json's (the rest of a batch told in part
+    keeps its number), else the count of batches told."""
+    pending = c.folder / store.PENDING
+    if pending.exists():
+        number = store.read_json(pending).get("batch")
+        if isinstance(number, int):
+            return number
+    return c.status()["batches"]
 
 
 def _output_names(c: Campaign) -> list[str]:
@@ -486,12 +506,12 @@ def run_tell(args: argparse.Namespace) -> int:
         outputs = list(c.y_names)
         _require(path, header, outputs, "output")
     else:
-        outputs = [name for name in header if name not in (*c.x_names, ID)]
+        outputs = [n for n in header if n and n not in (*c.x_names, ID)]
         if not outputs:
             raise CampaignError(
                 f"{path}: no output columns (only the inputs {', '.join(c.x_names)})"
             )
-    ignored = [name for name in header if name not in (*c.x_names, *outputs, ID)]
+    ignored = [n for n in header if n and n not in (*c.x_names, *outputs, ID)]
     if not rows:
         raise CampaignError(f"{path}: no rows to tell")
     x = _column_values(path, header, rows, c.x_names, "the inputs must stay as asked")
@@ -505,6 +525,11 @@ def run_tell(args: argparse.Namespace) -> int:
         raise CampaignError(_cli_message(error, path, rows)) from None
     if ignored:
         print(f"note: ignored the column(s) {', '.join(ignored)} of {path}")
+    if list(c.y_names) != outputs:  # a campaign created without output names
+        print(
+            f"note: the campaign names the outputs {', '.join(c.y_names)} (the "
+            f"columns {', '.join(outputs)} of {path}, in this order)"
+        )
     status = c.status()
     log = status["log"]
     trained = ""
@@ -518,7 +543,7 @@ def run_tell(args: argparse.Namespace) -> int:
             f"; training {int(last['step'])}: train MSE {last['train_mse']:.4g}"
             f"{cv}{scale}"
         )
-    names = ", ".join(c.y_names or outputs)
+    names = ", ".join(c.y_names)
     pending = f", {status['pending']} still asked" if status["pending"] else ""
     print(
         f"told {len(rows)} rows of {path} ({names}): {status['n_labelled']} labels "
@@ -553,7 +578,7 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         rows.append((reader.line_num, fields + [""] * (len(header) - len(fields))))
     if header is None:
         raise CampaignError(f"{path}: the file is empty")
-    twice = sorted({name for name in header if header.count(name) > 1})
+    twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
         raise CampaignError(f"{path}: the column {twice[0]!r} appears twice")
     return header, rows
