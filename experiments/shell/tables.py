@@ -149,12 +149,21 @@ def first_pool_size(cell: results.Cell) -> int | None:
     return int(np.max(sizes[:, 0]))
 
 
+def capped_pool(cell: results.Cell) -> int | None:
+    """The step-0 pool size when it is below k γ (a finite data set ran out of
+    unused rows), else None."""
+    size = first_pool_size(cell)
+    if size is None or size >= cell.config["k"] * cell.gamma:
+        return None
+    return size
+
+
 def effective_gammas(cells: Sequence[results.Cell]) -> dict[int, float]:
     """γ -> step-0 pool size / k for the γ whose pools were capped (finite data)."""
     capped = {}
     for cell in cells:
-        size = first_pool_size(cell)
-        if size is not None and size < cell.config["k"] * cell.gamma:
+        size = capped_pool(cell)
+        if size is not None:
             capped[cell.gamma] = size / cell.config["k"]
     return dict(sorted(capped.items()))
 
@@ -162,18 +171,24 @@ def effective_gammas(cells: Sequence[results.Cell]) -> dict[int, float]:
 def capped_duplicate(cell: results.Cell, others: Sequence[results.Cell]) -> str | None:
     """Why `cell` repeats the experiment of a smaller γ of the same method (on a
     finite data set both pools were capped at every unused row), or None."""
-    size = first_pool_size(cell)
-    if size is None or size >= cell.config["k"] * cell.gamma:
+    size = capped_pool(cell)
+    if size is None:
         return None
-    for other in others:
-        same = other.method == cell.method and other.gamma is not None
-        if same and other.gamma < cell.gamma and first_pool_size(other) == size:
-            return (
-                f"γ={cell.gamma} is the same experiment as γ={other.gamma}: both "
-                f"pools are capped at the {size} unused rows at step 0 (effective "
-                f"γ {size / cell.config['k']:.1f}); counted once"
-            )
-    return None
+    smaller = [
+        other.gamma
+        for other in others
+        if other.method == cell.method
+        and other.gamma is not None
+        and other.gamma < cell.gamma
+        and first_pool_size(other) == size
+    ]
+    if not smaller:
+        return None
+    return (
+        f"γ={cell.gamma} is the same experiment as γ={min(smaller)}: both pools are "
+        f"capped at the {size} unused rows at step 0 (effective γ "
+        f"{size / cell.config['k']:.1f}); counted once"
+    )
 
 
 def score_cells(cells: Sequence[results.Cell]) -> Scored:
