@@ -74,6 +74,10 @@ class Config:
     # How a finite data set's sizes were derived when the preset's did not fit
     # (`jdal.loop.fit_to_rows`); None otherwise, and then left out of the hash.
     size_rule: str | None = None
+    # An oracle problem's test points: None = uniform in the box (the study), or
+    # the name of a finite problem of the same inputs whose rows are the test
+    # points (labelled by the oracle); left out of the hash when None.
+    test_inputs: str | None = None
     # Performance knobs: they never change the protocol.
     train_buckets: int = 6  # static labelled-set size buckets (1 = full buffer always)
     precision: str = "fp32"
@@ -105,7 +109,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
         record["options"] = dict(self.options)
-        for field in ("problem_fingerprint", "size_rule"):
+        for field in ("problem_fingerprint", "size_rule", "test_inputs"):
             if record[field] is None:  # built-in problems: hashes stay as before
                 del record[field]
         return record

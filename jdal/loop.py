@@ -469,8 +469,14 @@ def box_source(problem: Problem, cfg: Config) -> Source:
     def uniform(key, n):
         return jax.random.uniform(key, (n, d), jnp.float32, -1.0, 1.0)
 
+    rows = None if cfg.test_inputs is None else test_rows_of(problem, cfg)
+
     def start(key_test: jax.Array, key_initial: jax.Array) -> Start:
-        test_x = uniform(key_test, cfg.n_test)
+        if rows is None:
+            test_x = uniform(key_test, cfg.n_test)
+        else:  # a random subset of the table's input rows
+            order = jax.random.permutation(key_test, rows.shape[0])
+            test_x = rows[order[: min(cfg.n_test, rows.shape[0])]]
         initial_x = uniform(key_initial, cfg.n_initial)
         return Start(
             test_x, problem.label(test_x), initial_x, problem.label(initial_x), ()
@@ -482,6 +488,23 @@ def box_source(problem: Problem, cfg: Config) -> Source:
         label=lambda ids, x: problem.label(x),
         mark=lambda used, ids: used,
     )
+
+
+def test_rows_of(problem: Problem, cfg: Config) -> jax.Array:
+    """f32[N, d] input rows of the finite problem `cfg.test_inputs`, the test
+    points of the oracle `problem`; ValueError unless the inputs match."""
+    table = problems.get(cfg.test_inputs)
+    if table.data is None or problem.data is not None:
+        raise ValueError(
+            f"Config.test_inputs={cfg.test_inputs!r}: needs an oracle problem (got "
+            f"{problem.name!r}) and a finite data set to take test inputs from"
+        )
+    if table.dim_x != problem.dim_x:
+        raise ValueError(
+            f"Config.test_inputs={cfg.test_inputs!r} has {table.dim_x} inputs, "
+            f"problem {problem.name!r} has {problem.dim_x}"
+        )
+    return table.data.x
 
 
 def rows_source(data: FiniteData, cfg: Config) -> Source:

@@ -187,3 +187,30 @@ def test_the_small_data_rule_refuses_a_table_too_small_for_the_steps():
     problem = finite("tiny_table", 12)
     with pytest.raises(ValueError, match="too few for 15 steps"):
         loop.fit_to_rows(problem, config.quick(problem="tiny_table", method="qbc"))
+
+
+def test_test_inputs_draws_the_oracles_test_points_from_a_tables_rows():
+    """Config.test_inputs: an oracle's test points are distinct rows of the table
+    (here foil's forest tested at the measured airfoil inputs), labelled by the
+    oracle; the pools and initial points stay uniform in the box."""
+    cfg = config.smoke(problem="foil", method="random", gamma=None)
+    cfg = cfg.replace(test_inputs="airfoil")
+    problem = problems.get("foil")
+    keys = loop.run_keys(jax.random.key(0))
+    start = loop.make_source(problem, cfg).start(keys.test, keys.initial)
+    rows = np.asarray(problems.get("airfoil").data.x)
+    test_x = np.asarray(start.test_x)
+    assert test_x.shape == (cfg.n_test, 5)
+    matches = (test_x[:, None, :] == rows[None, :, :]).all(-1)
+    assert matches.any(1).all() and len(np.unique(test_x, axis=0)) == cfg.n_test
+    np.testing.assert_array_equal(start.test_y, problem.label(start.test_x))
+    uniform = loop.make_source(problem, cfg.replace(test_inputs=None))
+    np.testing.assert_array_equal(
+        start.initial_x, uniform.start(keys.test, keys.initial).initial_x
+    )
+    assert (
+        cfg.replace(test_inputs=None).hash()
+        == config.smoke(problem="foil", method="random", gamma=None).hash()
+    )
+    with pytest.raises(ValueError, match="has 5 inputs, problem 'robo' has 4"):
+        loop.test_rows_of(problems.get("robo"), cfg)
