@@ -183,7 +183,7 @@ class Campaign:
         n_initial = 2 * k if n_initial is None else n_initial
         cfg = preset(
             preset_name,
-            problem=f"campaign:{folder.name}",
+            problem="campaign",
             method=method,
             gamma=gamma,
             k=k,
@@ -350,7 +350,7 @@ class Campaign:
             dim_y=dim_y,
             oracle=_no_oracle,
             model=model,
-            description=f"campaign {self.folder}",
+            description="a campaign (labels from outside)",
         )
 
     def engine(self) -> Engine:
