@@ -8,6 +8,7 @@ sizes exhaust the data: N0 8 + T 2 x k 4 = 16 rows to label plus 4 test rows
 is forced.
 """
 
+import argparse
 import functools
 import json
 import sys
@@ -600,3 +601,16 @@ def test_a_hand_built_problem_is_checked_and_fingerprinted(tmp_path):
     assert problems.load(f"{path}:hand").fingerprint != first.fingerprint
     with pytest.raises(ValueError, match="problem 'broken'.*not finite"):
         problems.load(f"{path}:broken")
+
+
+def test_uci_data_extension_reads_and_unknown_extension_says_so(tmp_path):
+    """`.data` (UCI's extension) is a whitespace table; another extension of an
+    existing file is refused with the extensions to use, not 'unknown problem'."""
+    rows = np.random.default_rng(0).uniform(size=(30, 3))
+    text = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in rows)
+    (tmp_path / "t.data").write_text(text)
+    (tmp_path / "t.xyz").write_text(text)
+    problem = problems.load(str(tmp_path / "t.data"))
+    assert (problem.dim_x, problem.dim_y, problem.data.n_rows) == (2, 1, 30)
+    with pytest.raises(argparse.ArgumentTypeError, match="unsupported extension"):
+        flags.problem_name(str(tmp_path / "t.xyz"))

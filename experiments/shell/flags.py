@@ -63,7 +63,8 @@ def problem_name(text: str) -> str:
     text = text.strip()
     if text in problems.PROBLEMS:
         return text
-    if ":" not in text and Path(text).suffix.lower() not in user.DATA_SUFFIXES:
+    is_data = Path(text).suffix.lower() in user.DATA_SUFFIXES or Path(text).is_file()
+    if ":" not in text and not is_data:
         raise argparse.ArgumentTypeError(
             f"unknown problem {text!r}; valid: {', '.join(problems.names())}; "
             f"measured data sets: {', '.join(problems.measured_names())}; or "

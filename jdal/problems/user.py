@@ -52,7 +52,7 @@ from jdal.problems.base import FiniteData, ModelSpec, Problem
 # Problem names become result folders and comma-separated CLI lists.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Text tables (`read_table`) and arrays (`load_npz`).
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".data")  # .data: UCI's
 DATA_SUFFIXES = (*TABLE_SUFFIXES, ".npz")
 # Points of the box an oracle is tried on before it is accepted.
 N_PROBES = 64
@@ -645,6 +645,11 @@ def load(spec: str) -> Problem:
         return file_problem(_existing(location), target)
     if Path(text).suffix.lower() in DATA_SUFFIXES:
         return file_problem(_existing(text))
+    if Path(text).is_file():
+        raise ValueError(
+            f"{text!r}: unsupported extension {Path(text).suffix!r}; data files are "
+            f"{', '.join(DATA_SUFFIXES)} (text tables: rename to .txt or .csv)"
+        )
     if not colon or not location or not attribute:
         raise ValueError(
             f"{text!r} is not a problem name, a data file ({', '.join(DATA_SUFFIXES)}) "
