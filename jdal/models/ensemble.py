@@ -200,8 +200,9 @@ def make_optimizer(
 
 
 def plateau_scale(opt_state) -> jax.Array:
-    """f32[]: the learning-rate scale of a `make_optimizer` state."""
-    return opt_state[-1].scale
+    """f32[]: the learning-rate scale of a `make_optimizer` state (the plateau
+    schedule's `scale`, looked up by name)."""
+    return optax.tree_utils.tree_get(opt_state, "scale")
 
 
 def minibatch(
