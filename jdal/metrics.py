@@ -154,3 +154,13 @@ def score(cell: Any, baseline: Any) -> Score:
         nauc_interval=interval,
         ndiv=ndiv(cell.arrays["div"], baseline.arrays["div"]),
     )
+
+
+def masked_mean(values: jax.Array, mask: jax.Array, axis: int = 0) -> jax.Array:
+    """Mean of `values` over the masked-in entries along `axis` (mask: bool[n]);
+    0 when none is (the training losses' and the pool statistics' mean)."""
+    shape = [1] * values.ndim
+    shape[axis] = mask.shape[0]
+    weight = mask.astype(values.dtype).reshape(shape)
+    total = jnp.sum(values * weight, axis=axis)
+    return total / jnp.maximum(jnp.sum(weight), 1.0)

@@ -32,6 +32,7 @@ from jdal.acquisitions.base import (
     top_k_method,
 )
 from jdal.config import Config, OptionValue
+from jdal.metrics import masked_mean
 from jdal.models.ensemble import SideModel, make_module
 from jdal.models.mlp import PRECISION_SETTINGS, torch_dense
 from jdal.problems import Problem
@@ -94,8 +95,7 @@ def make_bald_side(
     def loss(params, key, x, y, mask):
         pred = module.apply(params, x, deterministic=False, rngs={"dropout": key})
         row_loss = jnp.mean(jnp.square(pred - y), axis=-1)
-        weight = mask.astype(jnp.float32)
-        return jnp.sum(row_loss * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+        return masked_mean(row_loss, mask)
 
     return SideModel(init=init, loss=loss)
 

@@ -191,15 +191,6 @@ def register(acquisition: Acquisition) -> Acquisition:
 # Score helpers shared by the families.
 
 
-def masked_mean(values: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
-    """Mean of `values` over the masked-in entries along `axis` (mask: bool[n])."""
-    shape = [1] * values.ndim
-    shape[axis] = mask.shape[0]
-    weight = mask.astype(values.dtype).reshape(shape)
-    total = jnp.sum(values * weight, axis=axis)
-    return total / jnp.maximum(jnp.sum(weight), 1.0)
-
-
 def member_variance(preds: jax.Array) -> jax.Array:
     """Population variance over members, mean over outputs: f32[M, P, dy] -> f32[P]."""
     return jnp.mean(jnp.var(preds, axis=0), axis=-1)

@@ -43,10 +43,10 @@ from jdal.acquisitions.base import (
     Acquisition,
     Context,
     Pool,
-    masked_mean,
     register,
     top_k_method,
 )
+from jdal.metrics import masked_mean
 from jdal.models.mlp import ADM_HEAD_LENGTH, AdmHead
 
 

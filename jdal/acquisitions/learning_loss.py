@@ -37,6 +37,7 @@ from jdal.acquisitions.base import (
     top_k_method,
 )
 from jdal.config import Config, OptionValue
+from jdal.metrics import masked_mean
 from jdal.models.ensemble import MemberHead
 from jdal.models.mlp import torch_dense
 from jdal.problems import Problem
@@ -88,8 +89,7 @@ def margin_ranking_loss(
     first, second = pairs.first, pairs.second
     sign = jnp.where(target[first] - target[second] > 0, 1.0, -1.0)
     hinge = jnp.maximum(0.0, margin - sign * (predicted[first] - predicted[second]))
-    weight = pairs.valid.astype(jnp.float32)
-    return jnp.sum(hinge * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+    return masked_mean(hinge, pairs.valid)
 
 
 def make_ll_head(

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from jdal.config import Config
+from jdal.metrics import masked_mean
 from jdal.models.mlp import MLP, PRECISION_SETTINGS
 from jdal.problems import Problem
 from jdal.rng import prefix_uniform
@@ -200,9 +201,12 @@ def make_optimizer(
 
 
 def plateau_scale(opt_state) -> jax.Array:
-    """f32[]: the learning-rate scale of a `make_optimizer` state (the plateau
-    schedule's `scale`, looked up by name)."""
-    return optax.tree_utils.tree_get(opt_state, "scale")
+    """f32[]: the learning-rate scale of a `make_optimizer` state: the plateau
+    schedule's state found by its type, not by its place in the chain (a lookup
+    by the name "scale" would also meet BatchNorm's `scale` parameters in Adam's
+    moments)."""
+    plateau = optax.contrib.ReduceLROnPlateauState
+    return next(part for part in opt_state if isinstance(part, plateau)).scale
 
 
 def minibatch(
@@ -283,8 +287,7 @@ def make_ensemble(
             variables, x, train=True, mask=mask, mutable=["batch_stats"]
         )
         row_loss = jnp.mean(jnp.square(pred - y), axis=-1)
-        weight = mask.astype(jnp.float32)
-        mse = jnp.sum(row_loss * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+        mse = masked_mean(row_loss, mask)
         head_loss = jnp.float32(0.0)
         if head is not None:
             head_loss = head.loss(params["head"], key, step, features, row_loss, mask)
