@@ -30,7 +30,6 @@ from jdal.campaign import store
 from jdal.campaign.engine import (
     INITIAL_DESIGNS,
     Engine,
-    shared_engine,
     state_from_leaves,
     state_leaves,
 )
@@ -364,7 +363,7 @@ class Campaign:
             candidates = None
             if self.candidates is not None:
                 candidates = self._to_unit(self.candidates)
-            self._engine = shared_engine(
+            self._engine = Engine(
                 self.cfg, self._problem(), self.settings["seed"], candidates
             )
         return self._engine
@@ -516,7 +515,7 @@ class Campaign:
         candidates = None
         if self.candidates is not None:
             candidates = self._to_unit(self.candidates)
-        return shared_engine(self.cfg, problem, self.settings["seed"], candidates)
+        return Engine(self.cfg, problem, self.settings["seed"], candidates)
 
     def _problem_with_outputs(self, dim_y: int) -> Problem:
         names = self.settings["y_names"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import jax
@@ -41,8 +42,77 @@ class Batch(NamedTuple):
     x: np.ndarray
 
 
+class Programs(NamedTuple):
+    """The jitted functions of one (config, problem, candidates): they do not
+    depend on the seed, so every campaign of that setting shares them."""
+
+    method: Any
+    ensemble: Any
+    candidates: jax.Array | None
+    propose: Any
+    train: Any
+    predict: Any
+    init: Any
+    fold_errors: Any
+
+
+# Programs kept per process; each holds compiled executables (memory, and memory
+# maps: thousands of live executables exhaust the process's map count).
+MAX_PROGRAMS = 8
+_PROGRAMS: OrderedDict[tuple, Programs] = OrderedDict()
+
+
+def programs_for(
+    cfg: Config, problem: Problem, candidates: np.ndarray | None
+) -> Programs:
+    """The shared `Programs` of this setting (the 8 most recent are kept).
+    `problem` must be hashable (a campaign's is: no data, a module-level
+    oracle)."""
+    digest = None
+    if candidates is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(candidates).tobytes()).hexdigest()
+    key = (cfg, problem, digest)
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key]
+    parts = loop.setup(cfg, problem)
+    ensemble = parts.ensemble
+    table = None if candidates is None else jnp.asarray(candidates)
+    pool = loop.box_pool(problem.dim_x) if table is None else loop.rows_pool(table)
+    propose = loop.make_propose(cfg, parts.method, parts.select, pool)
+
+    def fold_error(init_key, key, x, y, n_train, n_rows):
+        """(summed squared error, rows) of one fold: a fresh ensemble trained on
+        buffer rows < n_train, scored on rows n_train .. n_rows."""
+        state = ensemble.init(init_key)
+        state, _ = ensemble.train(key, state, x, y, n_train)
+        mean = jnp.mean(ensemble.predict(state, x), axis=0)
+        rows = jnp.arange(x.shape[0])
+        held = (rows >= n_train) & (rows < n_rows)
+        error = jnp.sum(jnp.where(held, jnp.mean(jnp.square(mean - y), -1), 0.0))
+        return error, jnp.sum(held)
+
+    programs = Programs(
+        method=parts.method,
+        ensemble=ensemble,
+        candidates=table,
+        propose=jax.jit(
+            lambda keys, state, used: propose(keys, state, used, cfg.pool_size)
+        ),
+        train=jax.jit(ensemble.train),
+        predict=jax.jit(ensemble.predict),
+        init=jax.jit(ensemble.init),
+        fold_errors=jax.jit(jax.vmap(fold_error, (None, 0, 0, 0, 0, None))),
+    )
+    _PROGRAMS[key] = programs
+    while len(_PROGRAMS) > MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return programs
+
+
 class Engine:
-    """The compiled pieces of one campaign (config, problem, seed, candidates).
+    """One campaign's computation: the shared programs of its setting
+    (`programs_for`) and its seed's keys.
 
     candidates: None for a box (fresh uniform pools every step), else the scaled
     candidate table f32[N, d] (pools of rows not yet taken).
@@ -57,24 +127,16 @@ class Engine:
     ):
         self.cfg = cfg
         self.problem = problem
-        parts = loop.setup(cfg, problem)
-        self.method = parts.method
-        self.ensemble = parts.ensemble
+        programs = programs_for(cfg, problem, candidates)
+        self.method = programs.method
+        self.ensemble = programs.ensemble
+        self.candidates = programs.candidates
         self.keys = loop.run_keys(jax.random.key(seed))
-        self.candidates = None if candidates is None else jnp.asarray(candidates)
-        pool = (
-            loop.box_pool(problem.dim_x)
-            if candidates is None
-            else loop.rows_pool(self.candidates)
-        )
-        propose = loop.make_propose(cfg, parts.method, parts.select, pool)
-        self._propose = jax.jit(
-            lambda keys, state, used: propose(keys, state, used, cfg.pool_size)
-        )
-        self._train = jax.jit(self.ensemble.train)
-        self._fold_errors = jax.jit(jax.vmap(self._fold_error, (0, 0, 0, 0, None)))
-        self._predict = jax.jit(self.ensemble.predict)
-        self._init = jax.jit(self.ensemble.init)
+        self._propose = programs.propose
+        self._train = programs.train
+        self._predict = programs.predict
+        self._init = programs.init
+        self._fold_errors = programs.fold_errors
 
     # -- the model ---------------------------------------------------------------
 
@@ -101,17 +163,6 @@ class Engine:
         )
         return state, float(info.loss[-1])
 
-    def _fold_error(self, key, x, y, n_train, n_rows):
-        """(summed squared error, rows) of one fold: a fresh ensemble trained on
-        buffer rows < n_train, scored on rows n_train .. n_rows."""
-        state = self.ensemble.init(self.keys.model)
-        state, _ = self.ensemble.train(key, state, x, y, n_train)
-        mean = jnp.mean(self.ensemble.predict(state, x), axis=0)
-        rows = jnp.arange(x.shape[0])
-        held = (rows >= n_train) & (rows < n_rows)
-        error = jnp.sum(jnp.where(held, jnp.mean(jnp.square(mean - y), -1), 0.0))
-        return error, jnp.sum(held)
-
     def cross_validate(
         self, step: int, x: np.ndarray, y: np.ndarray, folds: int
     ) -> float:
@@ -134,7 +185,12 @@ class Engine:
             n_train.append(int(np.sum(fold_of != fold)))
         keys = jax.random.split(key, folds)
         errors, counts = self._fold_errors(
-            keys, jnp.stack(xs), jnp.stack(ys), jnp.asarray(n_train), jnp.int32(n)
+            self.keys.model,
+            keys,
+            jnp.stack(xs),
+            jnp.stack(ys),
+            jnp.asarray(n_train),
+            jnp.int32(n),
         )
         return float(jnp.sum(errors) / jnp.sum(counts))
 
@@ -193,25 +249,6 @@ class Engine:
             rows = rows[_farthest_points(self.candidates[rows], free, n)]
         rows = np.asarray(rows)
         return Batch(rows.astype(np.int32), np.asarray(self.candidates[rows]))
-
-
-_ENGINES: dict[tuple, Engine] = {}
-
-
-def shared_engine(
-    cfg: Config, problem: Problem, seed: int, candidates: np.ndarray | None
-) -> Engine:
-    """The engine of these settings, built once per process: campaigns reopened
-    in one session (or many folders of one setting) reuse its compiled programs.
-    `problem` must be hashable (a campaign's problem is: no data, a module-level
-    oracle)."""
-    digest = None
-    if candidates is not None:
-        digest = hashlib.sha256(np.ascontiguousarray(candidates).tobytes()).hexdigest()
-    key = (cfg, problem, int(seed), digest)
-    if key not in _ENGINES:
-        _ENGINES[key] = Engine(cfg, problem, seed, candidates)
-    return _ENGINES[key]
 
 
 @functools.partial(jax.jit, static_argnums=2)
