@@ -626,6 +626,7 @@ def test_report_tables_hold_the_same_cells(tmp_path, fake_runs):
     [
         ("figures/data/sweep_quick", "figures"),
         ("figures/data/airfoil", "figures/airfoil"),
+        ("figures/data/projectile", "figures/projectile"),
     ],
 )
 def test_committed_tables_match_the_committed_cells(
