@@ -336,9 +336,11 @@ class Campaign:
 
     # -- the model -----------------------------------------------------------------
 
-    def _problem(self) -> Problem:
+    def _problem(self, dim_y: int | None = None) -> Problem:
+        """The campaign's (unregistered) problem; `dim_y` defaults to the number
+        of outputs named so far."""
         spec = self.settings["model"]
-        dim_y = len(self.y_names)
+        dim_y = len(self.y_names) if dim_y is None else dim_y
         if spec is None:
             model = default_model(self.dim_x, dim_y)
         else:
@@ -511,19 +513,11 @@ class Campaign:
         outputs: with one nominal output when none is known yet."""
         if self.y_names is not None:
             return self.engine()
-        problem = self._problem_with_outputs(1)
+        problem = self._problem(dim_y=1)
         candidates = None
         if self.candidates is not None:
             candidates = self._to_unit(self.candidates)
         return Engine(self.cfg, problem, self.settings["seed"], candidates)
-
-    def _problem_with_outputs(self, dim_y: int) -> Problem:
-        names = self.settings["y_names"]
-        self.settings["y_names"] = [f"y{j}" for j in range(dim_y)]
-        try:
-            return self._problem()
-        finally:
-            self.settings["y_names"] = names
 
     def tell(
         self,

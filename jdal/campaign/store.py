@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from jdal.problems.user import is_number
 from jdal.results import atomic_write, write_json
 
 FORMAT = 1  # raised when the folder layout changes
@@ -93,16 +94,8 @@ def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
     rows = [[field.strip() for field in row] for row in csv.reader(lines)]
     if not rows:
         raise CampaignError(f"{path}: the file is empty")
-    header = None if any(_is_number(field) for field in rows[0]) else rows[0]
+    header = None if any(is_number(field) for field in rows[0]) else rows[0]
     return header, _numbers(path, header or rows[0], rows[1:] if header else rows)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_table(

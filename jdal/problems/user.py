@@ -437,7 +437,8 @@ def _delimiter(line: str) -> str | None:
     return next((sep for sep in (",", ";", "\t") if sep in line), None)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when `text` parses as a float (a header line has no such field)."""
     try:
         float(text)
     except ValueError:
@@ -472,7 +473,7 @@ def read_table(
         return [field.strip() for field in next(csv.reader([line], delimiter=sep))]
 
     first = fields(lines[0][1])
-    header = not any(_is_number(field) for field in first if field)
+    header = not any(is_number(field) for field in first if field)
     names = first if header else [f"column {j}" for j in range(len(first))]
     rows = lines[1:] if header else lines
     width = len(names)
