@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jdal import acquisitions, problems
+from jdal import acquisitions, problems, stopwatch
 from jdal.acquisitions.base import (
     AcqState,
     Acquisition,
@@ -60,6 +60,10 @@ class RunResult(NamedTuple):
     n_nonfinite_labels: int32[] oracle outputs that were not finite (must be 0).
     pool_sizes: int32[T] candidates the method chose from at each step: k γ, fewer
       on a finite data set with fewer unused rows left (0 for query synthesis).
+    clock: uint32[2T + 3, 2] wall-clock stamps (`jdal.stopwatch`) of a timed run
+      (`make_run(cfg, timed=True)`): at the start, then after each step's training
+      and after its acquisition and test evaluation, so `np.diff` of
+      `stopwatch.seconds(clock)` alternates train and acquire seconds; () untimed.
     """
 
     mse: jax.Array
@@ -70,6 +74,7 @@ class RunResult(NamedTuple):
     picked_x: jax.Array
     n_nonfinite_labels: jax.Array
     pool_sizes: jax.Array
+    clock: Any = ()
 
 
 MIN_BUCKET_GROWTH = 1.5
@@ -350,14 +355,15 @@ def setup(cfg: Config, problem: Problem | None = None) -> Setup:
     return Setup(problem, method, options, ensemble, select)
 
 
-def make_run(cfg: Config) -> Callable[[jax.Array], RunResult]:
+def make_run(cfg: Config, timed: bool = False) -> Callable[[jax.Array], RunResult]:
     """Builds `run(key) -> RunResult` for one (problem, method, gamma) cell.
 
     Keys are derived so that, for one seed, the initial set, the test set, the
     ensemble initialisation and the pools are the same for every method and gamma
-    (paired comparisons).
+    (paired comparisons). `timed` adds wall-clock stamps (`RunResult.clock`,
+    `jdal.stopwatch`); the numbers are the same either way.
     """
-    run = _make_run(cfg)
+    run = _make_run(cfg, timed)
     return lambda key: run(key, cfg.pool_size)
 
 
@@ -382,7 +388,7 @@ def check_gammas(cfg: Config, gammas: Sequence[int]) -> tuple[int, ...]:
 
 
 def make_grid_run(
-    cfg: Config, gammas: Sequence[int]
+    cfg: Config, gammas: Sequence[int], timed: bool = False
 ) -> Callable[[jax.Array, jax.Array], RunResult]:
     """Builds `run(key, gamma int32[]) -> RunResult` for any γ of the grid `gammas`.
 
@@ -391,10 +397,10 @@ def make_grid_run(
     largest γ with its rows beyond γ k masked out: pools nest across γ
     (`draw_pool`), so a run equals `make_run(cfg.replace(gamma=γ))(key)` up to
     float rounding, at the price of acquisition work on the largest pool for every
-    γ. `cfg.gamma` is ignored.
+    γ. `cfg.gamma` is ignored; `timed` as in `make_run`.
     """
     gammas = check_gammas(cfg, gammas)
-    run = _make_run(cfg.replace(gamma=max(gammas)))
+    run = _make_run(cfg.replace(gamma=max(gammas)), timed)
     return lambda key, gamma: run(key, cfg.k * gamma)
 
 
@@ -645,9 +651,12 @@ class StepRecord(NamedTuple):
     new_x: jax.Array
     nonfinite: jax.Array
     pool_size: jax.Array
+    clock: Any  # (after training, after acquisition) stamps, or () untimed
 
 
-def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
+def _make_run(
+    cfg: Config, timed: bool = False
+) -> Callable[[jax.Array, jax.Array | int], RunResult]:
     """`run(key, n_candidates)`: pools of `cfg.pool_size` rows of which the first
     `n_candidates` (int32[], or an int) are candidates."""
     problem, method, _, ensemble, select = setup(cfg)
@@ -665,6 +674,8 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
             ensemble.init(keys.model),
             start.used,
         )
+        # Stamps take small values that are ready only once the part is done.
+        started = stopwatch.stamp(start.initial_y[0, 0]) if timed else ()
 
         def make_step(capacity: int, holds_final: bool):
             def acquire(carry: RunCarry, keys: StepKeys, n) -> tuple[RunCarry, tuple]:
@@ -706,7 +717,11 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
                     )
                 else:
                     carry, acquired = acquire(carry, keys_t, n)
-                return carry, StepRecord(mse, info.loss[-1], *acquired)
+                clock = ()
+                if timed:
+                    trained = stopwatch.stamp(info.loss[-1])
+                    clock = trained, stopwatch.stamp((trained, mse, acquired))
+                return carry, StepRecord(mse, info.loss[-1], *acquired, clock)
 
             return step
 
@@ -728,9 +743,17 @@ def _make_run(cfg: Config) -> Callable[[jax.Array, jax.Array | int], RunResult]:
             picked_x=out.new_x[: cfg.steps],
             n_nonfinite_labels=jnp.sum(out.nonfinite) + initial_nonfinite,
             pool_sizes=out.pool_size[: cfg.steps],
+            clock=clock_stamps(started, out.clock) if timed else (),
         )
 
     return run
+
+
+def clock_stamps(started: jax.Array, steps: tuple[jax.Array, jax.Array]) -> jax.Array:
+    """uint32[2T + 3, 2]: the start stamp, then each step's (trained, done) pair."""
+    trained, done = steps
+    pairs = jnp.stack([trained, done], axis=1).reshape(-1, 2)
+    return jnp.concatenate([started[None], pairs])
 
 
 def seed_keys(seeds) -> jax.Array:

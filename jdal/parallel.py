@@ -178,6 +178,15 @@ class Runner:
         self._compiled = None
         self._compiled_lanes = None
 
+    @property
+    def runs_per_lane_step(self) -> int:
+        """Runs that advance together, and so share each clock stamp of a timed run
+        (`RunResult.clock`): 1 with map lanes, a device's share of a call with vmap
+        (known once compiled)."""
+        if self.lanes == "map" or self.chunk_size is None:
+            return 1
+        return max(1, self.chunk_size // self.n_devices)
+
     def _round_up(self, lanes: int) -> int:
         return -(-lanes // self.n_devices) * self.n_devices
 
@@ -248,12 +257,19 @@ class Runner:
 class GridRunner(Runner):
     """`runner(keys key[S]) -> RunResult` with leaves [G, S, ...]: every γ × seed of
     one (problem, method) in one compiled program (`make_grid_run`), the lanes
-    flattened γ-major. Other arguments as `Runner`'s."""
+    flattened γ-major. `timed` adds clock stamps (`make_grid_run`). Other arguments
+    as `Runner`'s."""
 
-    def __init__(self, cfg: Config, gammas: Sequence[int], **runner_options):
+    def __init__(
+        self,
+        cfg: Config,
+        gammas: Sequence[int],
+        timed: bool = False,
+        **runner_options,
+    ):
         self.gammas = check_gammas(cfg, gammas)
         runner_options.setdefault("what", size_fields(cfg))
-        super().__init__(make_grid_run(cfg, self.gammas), **runner_options)
+        super().__init__(make_grid_run(cfg, self.gammas, timed), **runner_options)
 
     def lane_args(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The flattened run axis: (key[G S], gamma int32[G S]), γ-major."""

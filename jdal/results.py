@@ -211,9 +211,12 @@ def describe_device() -> str:
 def result_arrays(result: Any, seeds: Sequence[int]) -> dict[str, np.ndarray]:
     """Host arrays of a seed-batched `RunResult` (fields with a leading seed axis).
 
-    `n_labelled` is the same for every seed and is stored once, int32[T+1].
+    `n_labelled` is the same for every seed and is stored once, int32[T+1]. A timed
+    run's `clock` is not a result and is left out (the shell keeps its seconds).
     """
-    arrays = {name: np.asarray(value) for name, value in result._asdict().items()}
+    fields = result._asdict()
+    fields.pop("clock", None)
+    arrays = {name: np.asarray(value) for name, value in fields.items()}
     arrays["n_labelled"] = arrays["n_labelled"][0]
     arrays["seeds"] = np.asarray(list(seeds), np.int64)
     return arrays

@@ -45,7 +45,7 @@ class FakeRuns:
         self.nonfinite = nonfinite
         self.interrupt_after = interrupt_after
 
-    def __call__(self, cfg):
+    def __call__(self, cfg, timed=False):
         if self.interrupt_after is not None and len(self.made) == self.interrupt_after:
             raise KeyboardInterrupt
         self.made.append(cfg)
@@ -66,15 +66,16 @@ class FakeRuns:
                 picked_x=jnp.zeros((steps, k, d)),
                 n_nonfinite_labels=jnp.int32(nonfinite),
                 pool_sizes=jnp.full((steps,), cfg.pool_size, jnp.int32),
+                clock=fake_clock(steps) if timed else (),
             )
 
         return fake_run
 
-    def grid(self, cfg, gammas):
+    def grid(self, cfg, gammas, timed=False):
         """Stands in for jdal.loop.make_grid_run: each γ's fake run, γ traced."""
         runs = []
         for gamma in gammas:  # one made cell per γ, in order
-            runs.append(self(cfg.replace(gamma=gamma)))
+            runs.append(self(cfg.replace(gamma=gamma), timed))
 
         def fake_grid_run(key, gamma):
             # Every fake run of one (problem, method) is the same curve; the
@@ -85,27 +86,22 @@ class FakeRuns:
 
         return fake_grid_run
 
-    @staticmethod
-    def time_step_parts(cfgs, seeds):
-        """Stands in for timing.time_step_parts: fixed seconds, no training."""
-        del seeds
-        steps = timing.timed_steps(cfgs[0].steps)
-        return [
-            {
-                "step": steps,
-                "n_labelled": [cfg.n_initial + t * cfg.k for t in steps],
-                "train_s": [FAKE_TRAIN_S] * len(steps),
-                "acquire_s": [FAKE_ACQUIRE_S * (1 + t) for t in steps],
-                "how": "fake",
-            }
-            for cfg in cfgs
-        ]
-
     def install(self, monkeypatch):
         monkeypatch.setattr(loop, "make_run", self)
         monkeypatch.setattr(parallel, "make_grid_run", self.grid)  # GridRunner's
-        monkeypatch.setattr(timing, "time_step_parts", self.time_step_parts)
         return self
+
+
+def fake_clock(steps: int) -> jax.Array:
+    """Stamps (`RunResult.clock`) of FAKE_TRAIN_S per training and
+    FAKE_ACQUIRE_S (1 + t) per acquisition of step t (step T: evaluation only)."""
+    gaps = []
+    for t in range(steps + 1):
+        gaps += [FAKE_TRAIN_S, FAKE_ACQUIRE_S * (1 + t)]
+    times = 100.0 + np.concatenate([[0.0], np.cumsum(gaps)])
+    seconds = np.floor(times)
+    micros = np.round((times - seconds) * 1e6)
+    return jnp.asarray(np.stack([seconds, micros], axis=-1), jnp.uint32)
 
 
 @pytest.fixture
@@ -317,13 +313,6 @@ def test_compilation_cache_is_enabled_before_anything_compiles(
 # Step timing (shapes only: the real timing runs in the end-to-end test).
 
 
-def test_timed_steps_are_the_first_middle_and_last():
-    assert timing.timed_steps(1) == [0]
-    assert timing.timed_steps(2) == [0, 1]
-    assert timing.timed_steps(3) == [0, 1, 2]
-    assert timing.timed_steps(15) == [0, 7, 14]
-
-
 @pytest.mark.parametrize("method", ["qbc", "naqbc"])
 def test_step_parts_have_the_shapes_of_the_run_at_that_step(method):
     gamma = None if method == "naqbc" else 2
@@ -332,7 +321,7 @@ def test_step_parts_have_the_shapes_of_the_run_at_that_step(method):
     )
     buckets = loop.size_buckets(cfg)
     capacities = []
-    for step in timing.timed_steps(cfg.steps):
+    for step in (0, cfg.steps // 2, cfg.steps - 1):
         parts = timing.make_step_parts(cfg, step)
         key = jax.random.key(0)
         state, labelled_x, labelled_y, pool_x = jax.eval_shape(parts.inputs, key)
@@ -421,20 +410,28 @@ def test_lanes_choice_is_used_and_recorded(tmp_path, fake_runs):
 def test_sweep_computes_the_gammas_of_a_method_together(
     tmp_path, fake_runs, monkeypatch, grid
 ):
-    timed = []  # (method, γ) of each time_step_parts call
+    programs = []  # (method, γ) of each compiled program
 
-    def spy(cfgs, seeds):
-        timed.append((cfgs[0].method, [cfg.gamma for cfg in cfgs]))
-        return fake_runs.time_step_parts(cfgs, seeds)
+    def spy_grid(cfg, gammas, timed=False):
+        programs.append((cfg.method, list(gammas)))
+        return fake_runs.grid(cfg, gammas, timed)
 
-    monkeypatch.setattr(timing, "time_step_parts", spy)
+    def spy_run(cfg, timed=False):
+        programs.append((cfg.method, [cfg.gamma]))
+        return fake_runs(cfg, timed)
+
+    monkeypatch.setattr(parallel, "make_grid_run", spy_grid)
+    monkeypatch.setattr(loop, "make_run", spy_run)
     extra = ["--gamma-grid", "on" if grid else "off"]
     assert sweep.main(sweep_args(tmp_path, *extra)) == 0
-    # A grid times its training once for all its γ.
-    pool_methods = sorted(gammas for method, gammas in timed if method != "random")
+    pool_methods = sorted(gammas for method, gammas in programs if method != "random")
     assert pool_methods == ([[2, 8]] * 4 if grid else [[2]] * 4 + [[8]] * 4)
     for cell in results.load(tmp_path):
-        assert cell.meta["timing"]["steps"]["step"] == [0, 1, 2]
+        steps = cell.meta["timing"]["steps"]  # every step, from the run's stamps
+        assert steps["step"] == [0, 1, 2, 3]
+        assert steps["train_s"] == pytest.approx([FAKE_TRAIN_S] * 4)
+        acquire = [FAKE_ACQUIRE_S * (1 + t) for t in range(4)]
+        assert steps["acquire_s"] == pytest.approx(acquire, abs=2e-6)
         if cell.method == "random" or not grid:
             assert "grid" not in cell.meta
         else:
@@ -560,7 +557,8 @@ def test_cells_without_step_timings_still_report(tmp_path, fake_runs, capsys):
         path.write_text(json.dumps(meta))
     assert report.main([str(out), "--figures", str(figures), "--formats", "png"]) == 0
     summary = (figures / "summary.md").read_text()
-    assert "| random (baseline) | 0.250 / 0.002 → n/a / n/a |" in summary
+    # Old records timed both seeds in one call: per run, half of it.
+    assert "| random (baseline) | 0.125 / 0.001 → n/a / n/a |" in summary
     assert "| gsx | n/a / n/a → n/a / n/a |" in summary
     argv = ["--problem", "sine", "--gamma", "2", "--methods", "gsx", *TINY]
     assert run.main([*argv, "--out", str(out)]) == 0
@@ -692,13 +690,12 @@ def test_run_end_to_end_and_reuse(tmp_path):
         times, cfg = meta["timing"], meta["config"]
         for key in ("compile_s", "run_s", "total_s"):
             assert times[key] > 0
-        # Every cell times training and acquisition at the first, middle, last step.
+        # Every cell times training and acquisition at every step, in the run.
         steps = times["steps"]
-        assert steps["step"] == [0, 1, 2]
-        assert steps["n_labelled"] == [
-            cfg["n_initial"] + t * cfg["k"] for t in range(3)
-        ]
+        assert steps["step"] == list(range(cfg["steps"] + 1))
         assert all(s > 0 for s in steps["train_s"] + steps["acquire_s"])
+        # The steps are parts of the run: together no longer than it.
+        assert sum(steps["train_s"] + steps["acquire_s"]) < times["run_s"]
         assert steps["how"] == timing.TIMING_HOW
     assert (tmp_path / "sine" / "random" / "gamma_any" / "meta.json").exists()
     assert (tmp_path / "sine_gamma2_mse.png").stat().st_size > 0

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jdal import config, loop, make_run, seed_keys
+from jdal import config, loop, make_run, seed_keys, stopwatch
 from jdal.loop import make_grid_run, nearest_other_distance, size_buckets
 
 TINY = dict(
@@ -58,10 +58,23 @@ def test_seed_alone_equals_seed_in_batch(qbc_batch):
     np.testing.assert_allclose(alone.mse, batch.mse[1], rtol=2e-3)
 
 
-def test_same_seed_same_numbers(qbc_batch):
+def test_timed_run_computes_the_same_numbers(qbc_batch):
+    """Clock stamps only read values: same seeds, the same numbers bit for bit, and
+    stamps that follow the run's parts in order."""
     cfg, batch = qbc_batch
-    again = jax.jit(jax.vmap(make_run(cfg)))(seed_keys([0, 1, 2]))
-    np.testing.assert_array_equal(again.mse, batch.mse)
+    timed = jax.jit(jax.vmap(make_run(cfg, timed=True)))(seed_keys([0, 1, 2]))
+    assert batch.clock == ()
+    for name in ("mse", "train_loss", "picked_x", "div_per_step", "pool_sizes"):
+        np.testing.assert_array_equal(getattr(timed, name), getattr(batch, name))
+    seconds = stopwatch.seconds(timed.clock)
+    assert seconds.shape == (3, 2 * cfg.steps + 3)
+    assert np.all(np.diff(seconds, axis=-1) >= 0)
+    assert np.all(seconds[:, -1] > seconds[:, 0])
+
+
+def test_stopwatch_stamps_are_exact_microseconds():
+    stamps = np.array([[12, 250_000], [13, 5]], np.uint32)
+    np.testing.assert_allclose(stopwatch.seconds(stamps), [12.25, 13.000005])
 
 
 def test_runs_are_paired_across_methods_and_gammas(qbc_batch):

@@ -43,17 +43,22 @@ def compute_cells(
     each cell's compile_s, run_s and total_s are then its share (total / number of
     γ) and meta["grid"] keeps the totals. Either way the runs are sharded over the
     local devices and chunked if memory requires, compiled and run timed apart, and
-    the AL step's parts timed after (`timing.time_step_parts`).
+    each AL step's training and acquisition timed inside the run
+    (`timing.step_seconds`).
     Raises NonFiniteLabelsError when the oracle produced non-finite labels.
     """
     start = time.perf_counter()
     keys = loop.seed_keys(seeds)
     grid = len(cfgs) > 1
     if grid:
-        runner = parallel.GridRunner(cfgs[0], [cfg.gamma for cfg in cfgs], lanes=lanes)
+        runner = parallel.GridRunner(
+            cfgs[0], [cfg.gamma for cfg in cfgs], timed=True, lanes=lanes
+        )
     else:
         runner = parallel.Runner(
-            loop.make_run(cfgs[0]), lanes=lanes, what=parallel.size_fields(cfgs[0])
+            loop.make_run(cfgs[0], timed=True),
+            lanes=lanes,
+            what=parallel.size_fields(cfgs[0]),
         )
     compile_start = time.perf_counter()
     runner.compile(keys)
@@ -61,7 +66,7 @@ def compute_cells(
     result = jax.block_until_ready(runner(keys))
     compile_s = compiled_at - compile_start
     run_s = time.perf_counter() - compiled_at
-    cells = []
+    cells, steps = [], []
     for index, cfg in enumerate(cfgs):
         # A grid's leaves are [G, S, ...]: this cell's γ, then the seeds.
         cell_result = (
@@ -70,7 +75,8 @@ def compute_cells(
         arrays = results.result_arrays(cell_result, seeds)
         _check_labels(cfg, arrays)
         cells.append(arrays)
-    steps = timing.time_step_parts(cfgs, seeds)
+        clock = np.asarray(cell_result.clock)
+        steps.append(timing.step_seconds(clock, runner.runs_per_lane_step))
     share = 1 / len(cfgs)
     total_s = time.perf_counter() - start
     method = acquisitions.get(cfgs[0].method)

@@ -1,29 +1,23 @@
-"""Seconds of one AL step's training and of its acquisition, timed apart.
+"""Seconds of each AL step's training and of its acquisition.
 
-The compiled run fuses the two, so each is rebuilt here as its own jitted function
-on the shapes of the run at that step (`make_step_parts`), compiled ahead, and
-timed over one call. Compiles repeated across cells (methods sharing an ensemble
-train with the same program) are read back from JAX's persistent compilation
-cache, which the commands turn on (`flags.enable_compilation_cache`).
+Cells are timed in the run itself: the sweep runs `make_run(cfg, timed=True)`,
+whose clock stamps (`jdal.stopwatch`) `step_seconds` turns into seconds per step,
+at no extra compile or run. `make_step_parts` rebuilds one step's training and
+acquisition as separate jitted functions, for benchmarks that time a part alone
+on the shapes of the run at that step.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jdal import config, loop
+from jdal import config, loop, stopwatch
 from jdal.acquisitions import AcqState, full_pool
-
-TIMING_HOW = (
-    "each part (training; acquisition) jitted and vmapped over all seeds like the "
-    "run, compiled ahead (compile not counted), then one timed call per part at each "
-    "step on that step's labelled-set size, buffer capacity and pool; wall seconds"
-)
 
 
 class StepParts(NamedTuple):
@@ -77,68 +71,36 @@ def make_step_parts(cfg: config.Config, step: int) -> StepParts:
     return StepParts(inputs, train, select)
 
 
-def timed_steps(steps: int) -> list[int]:
-    """The AL steps whose parts are timed: first, middle and last (deduplicated)."""
-    return sorted({0, steps // 2, steps - 1})
+TIMING_HOW = (
+    "wall seconds per run, from clock stamps inside the compiled run "
+    "(jdal.stopwatch): train_s from the step's start to the end of its training, "
+    "acquire_s from there to the end of its acquisition and test evaluation (the "
+    "last step: evaluation only); mean over the cell's seeds, and a vmapped step's "
+    "seconds divided by the runs that shared it; in a γ grid every γ acquires on "
+    "the grid's largest pool, masked"
+)
+# Timing records of cells made before the stamps: parts rebuilt, compiled and timed
+# apart at three steps, all seeds in one vmapped call.
+OLD_TIMING_HOW = (
+    "each part (training; acquisition) jitted and vmapped over all seeds like the "
+    "run, compiled ahead (compile not counted), then one timed call per part at each "
+    "step on that step's labelled-set size, buffer capacity and pool; wall seconds"
+)
 
 
-def _time_one_call(fn: Callable, *args) -> tuple[float, Any]:
-    """(wall seconds, output) of one call of `jit(fn)`, compiled before the clock
-    starts (from the persistent cache when it holds the program)."""
-    compiled = jax.jit(fn).lower(*args).compile()
-    start = time.perf_counter()
-    output = jax.block_until_ready(compiled(*args))
-    return time.perf_counter() - start, output
+def step_seconds(clock: np.ndarray, runs_per_lane_step: int = 1) -> dict[str, Any]:
+    """`timing.steps` of a cell from its runs' stamps (`RunResult.clock`).
 
-
-def time_step_parts(
-    cfgs: Sequence[config.Config], seeds: Sequence[int]
-) -> list[dict[str, Any]]:
-    """`timing.steps` of each cell of `cfgs` (one problem and method, any γ):
-    seconds of an AL step's training and of its acquisition at the first, middle
-    and last step (`timed_steps`), all seeds vmapped.
-
-    One timed call per part and step keeps the cost near three extra AL-step
-    trainings per cell, plus the parts' compiles. Training does not depend on γ, so
-    it is timed once per step for all `cfgs`; each γ's acquisition is timed on its
-    own pool (a prefix of the widest: pools nest across γ), as a cell of that γ
-    alone runs it.
+    clock: uint32[S, 2T + 3, 2], one row of stamps per seed. Returns {"step":
+    [0..T], "train_s": [T + 1 floats], "acquire_s": [T + 1 floats], "how"}: seconds
+    per run, the mean over seeds; `runs_per_lane_step` runs advanced together
+    (`parallel.Runner.runs_per_lane_step`), so each shares a stamp interval.
     """
-    steps = timed_steps(cfgs[0].steps)
-    keys = loop.seed_keys(seeds)
-    widest = max(cfgs, key=lambda cfg: cfg.pool_size)
-    records = [
-        {
-            "step": steps,
-            "n_labelled": [cfg.n_initial + t * cfg.k for t in steps],
-            "train_s": [],
-            "acquire_s": [],
-            "how": TIMING_HOW,
-        }
-        for cfg in cfgs
-    ]
-    # The untrained state is the same at every step: built apart from the step's
-    # data, its slow compile is paid once.
-    first = make_step_parts(widest, steps[0])
-    model_state = jax.jit(jax.vmap(lambda key: first.inputs(key)[0]))(keys)
-    for t in steps:
-        parts = make_step_parts(widest, t)
-        labelled_x, labelled_y, pool_x = jax.jit(
-            jax.vmap(lambda key, parts=parts: parts.inputs(key)[1:])
-        )(keys)
-        train_s, trained = _time_one_call(
-            jax.vmap(parts.train), keys, model_state, labelled_x, labelled_y
-        )
-        for cfg, record in zip(cfgs, records, strict=True):
-            pool = None if pool_x is None else pool_x[:, : cfg.pool_size]
-            acquire_s, _ = _time_one_call(
-                jax.vmap(make_step_parts(cfg, t).select),
-                keys,
-                pool,
-                trained,
-                labelled_x,
-                labelled_y,
-            )
-            record["train_s"].append(train_s)
-            record["acquire_s"].append(acquire_s)
-    return records
+    gaps = np.diff(stopwatch.seconds(clock), axis=-1) / runs_per_lane_step
+    gaps = np.mean(gaps, axis=0)  # [2T + 2]: train, acquire, train, ...
+    return {
+        "step": list(range(gaps.size // 2)),
+        "train_s": [float(s) for s in gaps[0::2]],
+        "acquire_s": [float(s) for s in gaps[1::2]],
+        "how": TIMING_HOW,
+    }
