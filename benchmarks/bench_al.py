@@ -29,38 +29,7 @@ import jax
 import jdal
 from jdal import config as jconfig
 from jdal import results
-from jdal.models.ensemble import count_params, make_ensemble, resolved_model_settings
-
-# Dense peak TFLOP/s per precision, from the vendors' data sheets (SXM parts).
-PEAK_TFLOPS = {
-    "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
-    "H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
-    "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
-}
-
-
-def device_peak(precision: str) -> float | None:
-    """Dense peak of the first device for `precision`, if it is a known GPU."""
-    kind = jax.devices()[0].device_kind
-    for name, peaks in PEAK_TFLOPS.items():
-        if name in kind:
-            return peaks[precision]
-    return None
-
-
-def useful_flops(cfg: jconfig.Config, steps: int) -> float:
-    """6 x params x valid rows per gradient step, summed over `steps` + 1 trainings."""
-    problem = jdal.problems.get(cfg.problem)
-    ensemble = make_ensemble(problem, cfg)
-    params = count_params(jax.eval_shape(ensemble.init, jax.random.key(0)).params)
-    batch = resolved_model_settings(problem, cfg)["batch_size"]
-    total = 0.0
-    for t in range(steps + 1):
-        rows = cfg.n_initial + t * cfg.k
-        if batch is not None:
-            rows = min(rows, batch)
-        total += 6.0 * params * rows * cfg.train_steps
-    return total
+from jdal.cost import device_peak, useful_flops
 
 
 def peak_memory_bytes() -> int | None:

@@ -4,7 +4,7 @@
 
 Measured on one machine in one sitting, JAX's persistent compilation cache on:
 1. the compiled run's step t (training, then the acquisition) at n = N0 + t k
-   labels, one seed, jitted alone (`experiments/shell/timing.make_step_parts`),
+   labels, one seed, jitted alone (`jdal.shell.timing.make_step_parts`),
    best of 3 calls after compiling;
 2. the campaign's `tell` (retraining) + `ask` (selection) at the same n and
    shapes, best of 3 steps in one process (programs already compiled), and the
@@ -30,13 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "experiments"))
-
-from shell import timing  # noqa: E402
-
 import jdal  # noqa: E402
 from jdal import config, problems, results  # noqa: E402
 from jdal.campaign import Campaign  # noqa: E402
+from jdal.shell import timing  # noqa: E402
 
 jdal.compile_cache.enable()
 

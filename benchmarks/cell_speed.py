@@ -4,7 +4,7 @@
         --out benchmarks/results/cell_speed.json
 
 For each (problem, method), the γ grid and seeds in one call of
-`shell.cells.compute_cells`, the function the sweep calls: compile, run and the
+`jdal.shell.cells.compute_cells`, the function the sweep calls: compile, run and the
 per-step timing, with JAX's persistent compilation cache on in a fresh folder (as
 a sweep starts). Records the wall seconds of the call and of its parts; a cell's
 share is the call's seconds divided by the number of γ. To compare two versions of
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,9 +27,7 @@ import jax
 
 import jdal
 from jdal import config as jconfig
-
-sys.path.insert(0, str(Path(jdal.__file__).resolve().parents[1] / "experiments"))
-from shell import cells  # noqa: E402
+from jdal.shell import cells
 
 
 def main(argv=None) -> None:

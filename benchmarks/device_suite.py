@@ -14,15 +14,15 @@ Parts, always in this order, each with its own time box (`Budget`):
                n, module notes).
   throughput   stack and adm `paper` training at fp32, tf32 and bf16, at the first
                and the last labelled-set size: seconds per AL step, useful TFLOP/s
-               (`bench_al.useful_flops`), fraction of the device's dense peak
-               (`bench_al.device_peak`), memory.
+               (`jdal.cost.useful_flops`), fraction of the device's dense peak
+               (`jdal.cost.device_peak`), memory.
   gamma_grid   the γ grid (robo_cell's call) against one compiled call per γ, same
                lanes, same steps: compile and run times, and whether the picks agree.
   compile      seconds to trace, lower and compile the whole paper program of a few
                (problem, method) pairs, as the sweep compiles them (one per group).
   paper_cells  with the time left, paper cells of sine (every method, every γ, all
                seeds) computed and saved by the sweep's own code
-               (`shell.cells.compute_cells`, `results.save_cell`) into --out, which
+               (`jdal.shell.cells.compute_cells`, `results.save_cell`) into --out, which
                report.py reads; a later run resumes where this one stopped.
 
 Budget. --budget (default 450 s: 7.5 minutes of wall time from the start) is shared
@@ -50,8 +50,8 @@ distances and predictions that also grow with n; on an accelerator a fixed cost 
 step (kernel launches, the test-set prediction, the pool) is added. So the model is
 a line in n: step time = a + b n. Its two points: the mean step time of the fused
 run of the first `first_steps` steps (at their mean n), and one AL step at the last
-acquiring step (n = N0 + (T - 1) k), its training and acquisition timed as the
-sweep times them (`shell.timing.make_step_parts`, all lanes vmapped, training over
+acquiring step (n = N0 + (T - 1) k), its training and acquisition timed apart
+(`jdal.shell.timing.make_step_parts`, all lanes vmapped, training over
 `timed_train_steps` gradient steps scaled to the protocol's; gradient steps all
 cost the same). The full run is the sum of the line over t = 0..T. bench_al's
 useful-FLOP ratio (time proportional to FLOPs, no fixed cost) is recorded beside it.
@@ -91,18 +91,25 @@ if "--dry-run" in sys.argv[1:] and "optimization_level" not in os.environ.get(
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 # Runs from a bare checkout (no pip install) as from an installed one.
-for folder in (ROOT / "benchmarks", ROOT / "experiments", ROOT):
+for folder in (ROOT / "benchmarks", ROOT):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
 import bench_al  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import sweep  # noqa: E402
-from shell import cells, tables, timing  # noqa: E402
 
 import jdal  # noqa: E402
-from jdal import acquisitions, compile_cache, config, loop, parallel, results  # noqa: E402
+from jdal import (  # noqa: E402
+    acquisitions,
+    compile_cache,
+    config,
+    cost,
+    loop,
+    parallel,
+    results,
+)
+from jdal.shell import cells, sweep, tables, timing  # noqa: E402
 
 SUITE_VERSION = 1
 DEFAULT_BUDGET_S = 450.0
@@ -286,7 +293,7 @@ class Suite:
             "sizes": {
                 **dataclasses.asdict(sizes),
                 "changes": dict(sizes.changes),
-                "peak_tflops": bench_al.PEAK_TFLOPS,
+                "peak_tflops": cost.PEAK_TFLOPS,
             },
             "cells_out": str(args.out),
             "parts": {},
@@ -444,7 +451,7 @@ def robo_cell(suite: Suite, box: Box, entry: dict[str, Any]) -> None:
     # the faster of the two measured.
     floor = min(first_step_s, last_step_s)
     run_full = sum(max(floor, intercept + slope * n) for n in n_all)
-    flop_ratio = bench_al.useful_flops(full, full.steps) / bench_al.useful_flops(
+    flop_ratio = cost.useful_flops(full, full.steps) / cost.useful_flops(
         grid["cfg"], steps
     )
     entry["extrapolated"] = {
@@ -494,7 +501,7 @@ def throughput(suite: Suite, box: Box, entry: dict[str, Any]) -> None:
             for step in (0, cfg.steps - 1):
                 n = cfg.n_initial + step * cfg.k
                 what = f"{problem} {precision} n = {n}"
-                flops_one = bench_al.useful_flops(cfg.replace(n_initial=n), 0)
+                flops_one = cost.useful_flops(cfg.replace(n_initial=n), 0)
                 before = previous.get(problem)
                 estimate = 0.0
                 if before is not None:  # a compile and up to 3 calls, like before
@@ -513,7 +520,7 @@ def throughput(suite: Suite, box: Box, entry: dict[str, Any]) -> None:
                 )
                 suite.compiled(compile_s)
                 tflops = flops_one * s.seeds / seconds / 1e12
-                peak = bench_al.device_peak(precision)
+                peak = cost.device_peak(precision)
                 row = {
                     "problem": problem,
                     "precision": precision,
@@ -698,7 +705,7 @@ def paper_cells(suite: Suite, box: Box, entry: dict[str, Any]) -> None:
         done_before=len(cfgs) - len(todo),
         gamma_grid=use_grid,
         how="the sweep's code: groups as sweep.groups, computed by "
-        "shell.cells.compute_cells (with the per-step timing), saved by "
+        "jdal.shell.cells.compute_cells (with the per-step timing), saved by "
         "results.save_cell; done cells skipped",
     )
     for group in sweep.groups(todo, use_grid):

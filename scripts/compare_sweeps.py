@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-
-from shell import tables  # noqa: E402
 
 from jdal import metrics, results  # noqa: E402
+from jdal.shell import tables
 
 
 def scores_of(folder: str) -> dict:

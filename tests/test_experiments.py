@@ -21,14 +21,9 @@ import pytest
 
 from jdal import acquisitions, config, loop, metrics, parallel, problems, results
 from jdal.loop import RunResult
+from jdal.shell import flags, report, run, sweep, tables, timing
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
-
-import report  # noqa: E402
-import run  # noqa: E402
-import sweep  # noqa: E402
-from shell import flags, tables, timing  # noqa: E402
 
 SCALES = {"gsx": 0.5, "qbc": 2.0}  # fake MSE curves: a multiple of random's
 TINY = ["--preset", "smoke", "--steps", "3", "--seeds", "2"]

@@ -2,20 +2,15 @@
 rows left, two targets of one file, duplicate inputs, too few rows, and the
 small-data rule that fits the protocol's sizes to a table."""
 
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_runs import compile_fast, tiny_config  # noqa: E402
 
 from jdal import config, loop, problems, results
 from jdal.problems import user
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-from shell import flags, tables  # noqa: E402
-from tiny_runs import compile_fast, tiny_config  # noqa: E402
+from jdal.shell import flags, tables
 
 
 def rows(n: int, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

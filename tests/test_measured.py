@@ -5,18 +5,15 @@ from the study's eight, and run exactly like a user's table."""
 import hashlib
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from tiny_runs import compile_fast  # noqa: E402
 
 from jdal import config, loop, problems
 from jdal.problems import forests, measured
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-from shell import flags  # noqa: E402
-from tiny_runs import compile_fast  # noqa: E402
+from jdal.shell import flags
 
 STUDY = ["sine", "robo", "stack", "adm", "foil", "hydr", "bess", "damp"]
 # name -> (rows, inputs), one target each (jdal/problems/data/README.md).

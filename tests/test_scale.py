@@ -19,13 +19,9 @@ import numpy as np
 import pytest
 
 from jdal import loop, problems, results
+from jdal.shell import cells, report, shards, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
-
-import report  # noqa: E402
-import sweep  # noqa: E402
-from shell import cells, shards  # noqa: E402
 
 SUITE = [sys.executable, "benchmarks/device_suite.py", "--dry-run"]
 PARTS = ("robo_cell", "throughput", "gamma_grid", "compile", "paper_cells")

@@ -11,25 +11,21 @@ is forced.
 import argparse
 import functools
 import json
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_runs import compile_fast, tiny_config
 
 from jdal import acquisitions, config, loop, problems
 from jdal.acquisitions import AcqState, Acquisition, Pool, register, top_k
 from jdal.problems import user
+from jdal.shell import flags, run, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "experiments"))
 
-import run  # noqa: E402
-import sweep  # noqa: E402
-from shell import flags  # noqa: E402
-from tiny_runs import compile_fast, tiny_config  # noqa: E402
 
 N_ROWS, D = 20, 3
 N_TEST = 4  # min(n_test 8, 20 % of 20 rows)

@@ -13,7 +13,7 @@ apart from --shard.
 
 Groups are dealt by longest-processing-time first: largest estimated work first,
 each to the worker with the least work so far (ties: plan order, lowest shard).
-Work is useful training FLOPs (`bench_al.useful_flops`: 6 x parameters x labelled
+Work is useful training FLOPs (`jdal.cost.useful_flops`: 6 x parameters x labelled
 rows per gradient step, all trainings, all seeds), which is what dominates a
 paper-sized cell; a round-robin deal would give one worker all the one-cell groups
 (random, naqbc) of a problem and another all the six-γ ones, and problems differ
@@ -24,17 +24,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
-from jdal import config
-
-# bench_al.useful_flops is the one definition of useful FLOPs (the device suite and
-# the benchmarks report the same number); benchmarks/ is a folder of scripts.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import bench_al  # noqa: E402
+from jdal import config, cost
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -63,7 +56,7 @@ def group_key(cfg: config.Config) -> tuple[str, str]:
 
 class Work(NamedTuple):
     """The training work of one cell: `trainings` = seeds x (T + 1) ensemble
-    trainings, `tflop` = their useful TFLOP (bench_al's count)."""
+    trainings, `tflop` = their useful TFLOP (`jdal.cost.useful_flops`)."""
 
     trainings: int
     tflop: float
@@ -72,7 +65,7 @@ class Work(NamedTuple):
 @functools.cache
 def _tflop_per_seed(cfg: config.Config) -> float:
     # Traces the ensemble's init (no compile), once per problem and sizes.
-    return bench_al.useful_flops(cfg, cfg.steps) / 1e12
+    return cost.useful_flops(cfg, cfg.steps) / 1e12
 
 
 def cell_work(cfg: config.Config, n_seeds: int) -> Work:
