@@ -10,7 +10,7 @@ seed (N0 + t k), the steps are split statically into a few size buckets: each bu
 is one `lax.scan` whose training sees only the first `capacity` buffer rows, so early
 steps do not pay for the full buffer (`Config.train_buckets`; 1 = one scan).
 
-On a finite data set (`Problem.data`, `jdal.problems.user`) the same run draws
+On a finite data set (`Problem.data`, `jdal.problems.user_data`) the same run draws
 rows instead of points: per seed a permutation gives the test rows then the initial
 rows, and every pool is made of not-yet-used rows (`finite_split`, `finite_pool`);
 a bool[N] mask in the scan carry marks rows used, so no row is labelled twice or

@@ -13,7 +13,6 @@ import pytest
 
 from jdal import config, loop, problems
 from jdal.campaign import Campaign, CampaignError, CampaignInUseError, simulate, store
-from jdal.problems import user
 
 # Tiny sizes: the equivalence holds at any size, and every case compiles twice.
 SIZES = dict(steps=2, train_steps=20, n_members=2, n_test=64, n_initial=12, k=6)
@@ -25,7 +24,7 @@ def table_problem():
     rng = np.random.default_rng(7)
     x = rng.uniform(-2.0, 3.0, size=(240, 3))
     y = np.sin(x @ np.array([1.0, -0.5, 0.3]))[:, None] + 0.1 * x[:, :1] ** 2
-    return user.data_problem("campaign_table", x, y)
+    return problems.data_problem("campaign_table", x, y)
 
 
 def run_and_test_set(cfg: config.Config, seed: int):

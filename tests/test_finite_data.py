@@ -9,7 +9,6 @@ import pytest
 from tiny_runs import compile_fast, tiny_config  # noqa: E402
 
 from jdal import config, loop, problems, results
-from jdal.problems import user
 from jdal.shell import flags, tables
 
 
@@ -20,7 +19,7 @@ def rows(n: int, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def finite(name: str, n: int, **options):
-    return user.data_problem(name, *rows(n), register=True, **options)
+    return problems.data_problem(name, *rows(n), register=True, **options)
 
 
 # ---------------------------------------------------------------------------
@@ -108,19 +107,19 @@ def test_two_targets_of_one_file_are_two_problems(tmp_path):
         for xi, yi in zip(x, y, strict=True)
     ]
     path.write_text("\n".join(lines) + "\n")
-    first = user.file_problem(path, "y1", register=False)
-    second = user.file_problem(path, "y2", register=False)
+    first = problems.file_problem(path, "y1", register=False)
+    second = problems.file_problem(path, "y2", register=False)
     assert (first.name, second.name) == ("t_y1", "t_y2")
     # Every column that is not a target is an input: y1 is an input of t_y2.
     assert second.data.x_names == ("a", "b", "c", "y1")
-    assert user.file_problem(path, register=False).name == "t"  # default target
+    assert problems.file_problem(path, register=False).name == "t"  # default target
 
 
 def test_a_one_row_file_has_too_few_rows(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("a,b,y\n1,2,3\n")
     with pytest.raises(ValueError, match=r"too few rows \(1\)"):
-        user.file_problem(path, register=False)
+        problems.file_problem(path, register=False)
 
 
 def test_identical_inputs_stay_on_one_side_of_the_test_split():
@@ -129,7 +128,7 @@ def test_identical_inputs_stay_on_one_side_of_the_test_split():
     x, y = rows(10)
     x = np.repeat(x, 4, axis=0)
     y = np.repeat(y, 4) + np.tile([0.0, 0.1, 0.2, 0.3], 10)
-    data = user.data_problem("groups", x, y, register=False).data
+    data = problems.data_problem("groups", x, y, register=False).data
     assert data.largest_group == 4
     for seed in range(20):
         test, initial, used = loop.finite_split(jax.random.key(seed), data, 7, 8)
@@ -144,7 +143,7 @@ def test_identical_inputs_stay_on_one_side_of_the_test_split():
 
 def test_rows_without_duplicates_split_as_before():
     """No duplicate inputs: the split is the plain permutation (cells unchanged)."""
-    data = user.data_problem("distinct", *rows(30), register=False).data
+    data = problems.data_problem("distinct", *rows(30), register=False).data
     assert data.input_groups is None
     key = jax.random.key(3)
     test, initial, used = loop.finite_split(key, data, 6, 10)

@@ -1,5 +1,6 @@
-"""Your own problem (jdal.problems.user): user oracles, finite data sets, loading
-from import paths and files, the finite-pool protocol of the run, and the errors.
+"""Your own problem (jdal.problems.user_oracle, user_data, files; the shell's
+problem_spec): user oracles, finite data sets, loading from import paths and
+files, the finite-pool protocol of the run, and the errors.
 
 The finite-pool checks run every method except query synthesis, plus a recording
 probe method, on a 20-row CSV in one compiled program (compiling dominates). The
@@ -21,8 +22,8 @@ from tiny_runs import compile_fast, tiny_config
 
 from jdal import acquisitions, config, loop, problems
 from jdal.acquisitions import AcqState, Acquisition, Pool, register, top_k
-from jdal.problems import user
-from jdal.shell import flags, run, sweep
+from jdal.problems import user_data
+from jdal.shell import flags, problem_spec, run, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,7 +191,7 @@ def test_csv_rows_are_read_scaled_and_registered(tmp_path):
     assert plain.data.x_names == ("column 0", "column 1", "column 2")
     two = problems.file_problem(path, target=[0, -1], name="two")
     assert two.dim_x == 2 and two.dim_y == 2
-    named = problems.load(str(tmp_path / "tiny data.csv") + ":target=a,c")
+    named = problem_spec.load(str(tmp_path / "tiny data.csv") + ":target=a,c")
     assert named.data.y_names == ("a", "c") and named.data.x_names == ("b", "y")
     assert named.name == "tiny_data_a_c"  # a chosen target is part of the name
     assert flags.problem_list(f"sine,{tmp_path / 'plain.dat'}:target=0,1,robo") == [
@@ -205,7 +206,7 @@ def test_csv_rows_are_read_scaled_and_registered(tmp_path):
 def test_npz_and_arrays(tmp_path):
     rows = tiny_rows()
     np.savez(tmp_path / "set.npz", x=rows[:, :3], y=rows[:, 3])
-    problem = problems.load(str(tmp_path / "set.npz"))
+    problem = problem_spec.load(str(tmp_path / "set.npz"))
     assert problem.name == "set" and problem.dim_y == 1
     same = problems.data_problem("arrays", rows[:, :3], rows[:, 3:])
     np.testing.assert_array_equal(problem.data.x, same.data.x)
@@ -215,7 +216,7 @@ def test_npz_and_arrays(tmp_path):
 def test_nearest_row_oracle_averages_duplicate_inputs():
     x = jnp.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     y = jnp.array([[1.0], [5.0], [3.0]])
-    oracle = user.nearest_row_oracle(x, y)
+    oracle = user_data.nearest_row_oracle(x, y)
     np.testing.assert_allclose(oracle(jnp.array([0.1, 0.0])), [2.0])
     np.testing.assert_allclose(oracle(jnp.array([1.0, 1.0])), [5.0])
 
@@ -345,7 +346,7 @@ def test_import_paths_load_a_problem_a_factory_or_an_oracle(tmp_path, monkeypatc
             flags.problem_name(spec)
         assert expected in str(error.value), str(error.value)
     with pytest.raises(ValueError, match="needs its input box"):
-        user._from_object("jnp_sin", jnp.sin)
+        problem_spec._from_object("jnp_sin", jnp.sin)
 
 
 # ---------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def test_finite_pool_draws_unused_rows_that_nest_and_shrink():
     np.testing.assert_array_equal(available, [True] * 3 + [False] * 5)
     assert sorted(np.asarray(rows[:3]).tolist()) == [4, 9, 44]
     rng = np.random.default_rng(0)
-    data = user.data_problem(
+    data = problems.data_problem(
         "split_probe", rng.normal(size=(50, 2)), rng.normal(size=50), register=False
     ).data
     test, initial, used = loop.finite_split(key, data, 10, 20)
@@ -570,7 +571,7 @@ def test_an_edited_problem_never_reuses_old_cells(tmp_path):
     with pytest.raises(ValueError, match="problem changed since this config"):
         loop.setup(first)
     # Another model for the same rows is another problem too.
-    other = problems.file_problem(path, name="edit", model=user.default_model(3, 2))
+    other = problems.file_problem(path, name="edit", model=problems.default_model(3, 2))
     assert other.fingerprint != second.problem_fingerprint
     # Built-in problems: no fingerprint, and it is not part of their hash.
     robo = config.quick(problem="robo", method="qbc", gamma=4)
@@ -591,12 +592,12 @@ def test_a_hand_built_problem_is_checked_and_fingerprinted(tmp_path):
     """A `Problem` made by hand gets the same oracle check and a fingerprint of its
     probe values, so its cells are keyed to what it computes."""
     path = write(tmp_path / "hand_built.py", HAND_BUILT)
-    first = problems.load(f"{path}:hand")
+    first = problem_spec.load(f"{path}:hand")
     assert first.fingerprint is not None
     write(tmp_path / "hand_built.py", HAND_BUILT.replace("3 * x", "4 * x"))
-    assert problems.load(f"{path}:hand").fingerprint != first.fingerprint
+    assert problem_spec.load(f"{path}:hand").fingerprint != first.fingerprint
     with pytest.raises(ValueError, match="problem 'broken'.*not finite"):
-        problems.load(f"{path}:broken")
+        problem_spec.load(f"{path}:broken")
 
 
 def test_uci_data_extension_reads_and_unknown_extension_says_so(tmp_path):
@@ -606,7 +607,7 @@ def test_uci_data_extension_reads_and_unknown_extension_says_so(tmp_path):
     text = "\n".join(" ".join(f"{v:.6f}" for v in row) for row in rows)
     (tmp_path / "t.data").write_text(text)
     (tmp_path / "t.xyz").write_text(text)
-    problem = problems.load(str(tmp_path / "t.data"))
+    problem = problem_spec.load(str(tmp_path / "t.data"))
     assert (problem.dim_x, problem.dim_y, problem.data.n_rows) == (2, 1, 30)
     with pytest.raises(argparse.ArgumentTypeError, match="unsupported extension"):
         flags.problem_name(str(tmp_path / "t.xyz"))

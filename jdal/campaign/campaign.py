@@ -37,7 +37,7 @@ from jdal.campaign.store import CampaignError
 from jdal.config import Config, preset
 from jdal.metrics import nearest_distance
 from jdal.problems import Problem
-from jdal.problems.user import default_model
+from jdal.problems.user_oracle import default_model
 
 # Defaults from jdal's robustness tables (docs/campaigns.md, "Defaults"): bait is
 # among the nine methods better than random at every γ on every problem swept (the
@@ -303,7 +303,7 @@ class Campaign:
     # -- scaling -----------------------------------------------------------------------
 
     def _to_unit(self, x: np.ndarray) -> np.ndarray:
-        """User units -> [-1, 1] (f32), as `jdal.problems.user` scales rows."""
+        """User units -> [-1, 1] (f32), as `jdal.problems.user_data` scales rows."""
         scaled = 2.0 * (x - self.lower) / (self.upper - self.lower) - 1.0
         return scaled.astype(np.float32)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from jdal.problems.user import is_number
+from jdal.problems.files import is_number
 from jdal.results import atomic_write, write_json
 
 FORMAT = 1  # raised when the folder layout changes

@@ -11,7 +11,8 @@ airfoil, yacht, concrete, energy, kin8nm, ccpp (`jdal.problems.measured`).
 `names()` is what sweeps and tables take as "all problems": the study's eight
 (and problems registered in this process); a measured set runs when named.
 
-Your own problem (`jdal.problems.user`) registers beside the built-in ones:
+Your own problem registers beside the built-in ones (`user_oracle`, `user_data`,
+`files`):
 
 >>> jdal.problems.oracle_problem("mine", f, lower, upper)    # f: f32[d] -> f32[dy]
 >>> jdal.problems.data_problem("table", x, y)                # finite rows
@@ -21,98 +22,20 @@ Your own problem (`jdal.problems.user`) registers beside the built-in ones:
 
 from __future__ import annotations
 
-import functools
-import importlib
-from collections.abc import Callable
-
 from jdal.problems.base import FiniteData, ModelSpec, Problem
-
-
-def _factory(module: str, function: str) -> Callable[[], Problem]:
-    """Imports a family module on first use (forests load their arrays only then)."""
-
-    def make() -> Problem:
-        return getattr(importlib.import_module(f"jdal.problems.{module}"), function)()
-
-    return make
-
-
-# name -> factory; `get` runs each factory once.
-PROBLEMS: dict[str, Callable[[], Problem]] = {
-    # The study's eight oracles, in the spec's order.
-    "sine": _factory("analytic", "make_sine"),
-    "robo": _factory("analytic", "make_robo"),
-    "stack": _factory("optics", "make_stack"),
-    "adm": _factory("optics", "make_adm"),
-    "foil": _factory("forests", "make_foil"),
-    "hydr": _factory("forests", "make_hydr"),
-    "bess": _factory("physics", "make_bess"),
-    "damp": _factory("physics", "make_damp"),
-    # Measured and tabulated data sets: finite problems, read on first use.
-    "airfoil": _factory("measured", "make_airfoil"),
-    "yacht": _factory("measured", "make_yacht"),
-    "concrete": _factory("measured", "make_concrete"),
-    "energy": _factory("measured", "make_energy"),
-    "kin8nm": _factory("measured", "make_kin8nm"),
-    "ccpp": _factory("measured", "make_ccpp"),
-}
-
-# The study's eight (the default of sweeps) and the shipped measured data sets.
-STUDY = ("sine", "robo", "stack", "adm", "foil", "hydr", "bess", "damp")
-MEASURED = ("airfoil", "yacht", "concrete", "energy", "kin8nm", "ccpp")
-# The built-in problems, both groups: a user problem may not take their names.
-BUILT_IN = STUDY + MEASURED
-
-
-def names() -> list[str]:
-    """The study's eight problem ids in the spec's order, then any problems
-    registered in this process: what sweeps and tables take as all problems.
-    The measured data sets are listed apart (`measured_names`)."""
-    return [name for name in PROBLEMS if name not in MEASURED]
-
-
-def measured_names() -> list[str]:
-    """The shipped measured data sets (finite problems), in registry order."""
-    return list(MEASURED)
-
-
-def _valid_names() -> str:
-    """The built-in and registered names in words, for error messages."""
-    return f"{', '.join(names())}; measured data sets: {', '.join(measured_names())}"
-
-
-@functools.cache
-def get(name: str) -> Problem:
-    """Returns the problem called `name` (any built-in or registered one);
-    raises ValueError listing valid names."""
-    if name not in PROBLEMS:
-        raise ValueError(
-            f"unknown problem {name!r}; valid problems are: {_valid_names()}"
-        )
-    return PROBLEMS[name]()
-
-
-def register(problem: Problem) -> Problem:
-    """Adds a user problem to the registry under `problem.name`, so `get` returns
-    it like a built-in one; registering the name again replaces the earlier one.
-    ValueError when the name is a built-in one."""
-    if problem.name in BUILT_IN:
-        raise ValueError(
-            f"problem name {problem.name!r} is a built-in problem; choose another name"
-        )
-    PROBLEMS[problem.name] = lambda: problem
-    get.cache_clear()  # the name may have been looked up (or replaced) before
-    return problem
-
-
-# After `register` and `get`: jdal.problems.user uses them.
-from jdal.problems.user import (  # noqa: E402
-    data_problem,
-    default_model,
-    file_problem,
-    load,
-    oracle_problem,
+from jdal.problems.files import file_problem
+from jdal.problems.registry import (
+    BUILT_IN,
+    MEASURED,
+    PROBLEMS,
+    STUDY,
+    get,
+    measured_names,
+    names,
+    register,
 )
+from jdal.problems.user_data import data_problem
+from jdal.problems.user_oracle import default_model, oracle_problem
 
 __all__ = [
     "BUILT_IN",
@@ -126,7 +49,6 @@ __all__ = [
     "default_model",
     "file_problem",
     "get",
-    "load",
     "measured_names",
     "names",
     "oracle_problem",

@@ -31,7 +31,7 @@ class ModelSpec(NamedTuple):
 
 
 class FiniteData(NamedTuple):
-    """A finite data set whose labels are hidden until queried (`jdal.problems.user`).
+    """A finite data set whose labels stay hidden until queried (`user_data`).
 
     Every column is min-max scaled to [-1, 1] over the whole data set, inputs and
     targets, as the UCI problems foil and hydr are; the bounds are kept to map back.

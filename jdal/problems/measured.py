@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jdal.problems.base import Problem
-from jdal.problems.user import data_problem
+from jdal.problems.user_data import data_problem
 
 
 class Table(NamedTuple):

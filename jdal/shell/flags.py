@@ -1,7 +1,7 @@
 """Command-line flags -> a validated Config; the persistent compilation cache flag.
 
 `--problem` / `--problems` take a registered name or your own problem
-(`jdal.problems.load`): a data file (`path/to/data.csv`, `data.csv:target=4,5`,
+(`problem_spec.load`): a data file (`path/to/data.csv`, `data.csv:target=4,5`,
 `data.npz`) or an import path (`package.module:attribute`,
 `path/to/file.py:attribute`). It is loaded and registered while the flags are
 parsed, so the rest of the shell sees one more registered name.
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from jdal import acquisitions, compile_cache, config, loop, parallel, problems, results
-from jdal.problems import user
+from jdal.problems import files
+
+from . import problem_spec
 
 # Not settable with --set: the cell coordinates have their own flags, and method
 # options are set one by one, as <method>.<option>.
@@ -59,20 +61,20 @@ def name_list(kind: str, valid: Callable[[], Sequence[str]]) -> Callable[[str], 
 
 def problem_name(text: str) -> str:
     """argparse type: a registered problem, or one loaded and registered from a
-    data file or an import path (`jdal.problems.load`); returns its name."""
+    data file or an import path (`problem_spec.load`); returns its name."""
     text = text.strip()
     if text in problems.PROBLEMS:
         return text
-    is_data = Path(text).suffix.lower() in user.DATA_SUFFIXES or Path(text).is_file()
+    is_data = Path(text).suffix.lower() in files.DATA_SUFFIXES or Path(text).is_file()
     if ":" not in text and not is_data:
         raise argparse.ArgumentTypeError(
             f"unknown problem {text!r}; valid: {', '.join(problems.names())}; "
             f"measured data sets: {', '.join(problems.measured_names())}; or "
-            f"your own: a data file ({', '.join(user.DATA_SUFFIXES)}) or an import "
+            f"your own: a data file ({', '.join(files.DATA_SUFFIXES)}) or an import "
             "path package.module:attribute or path/to/file.py:attribute"
         )
     try:
-        return problems.load(text).name
+        return problem_spec.load(text).name
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
