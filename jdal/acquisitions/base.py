@@ -219,6 +219,41 @@ def first_argmax(values: jax.Array) -> jax.Array:
     return jnp.minimum(index, n - 1).astype(jnp.int32)
 
 
+class Picking(NamedTuple):
+    """The carry of `pick_one_at_a_time`: the method's own state, the candidates
+    not yet picked (bool[P]) and the picks so far (int32[k], in pick order)."""
+
+    state: Any
+    remaining: jax.Array
+    picks: jax.Array
+
+
+def pick_one_at_a_time(
+    k: int,
+    candidates: jax.Array,
+    state: Any,
+    choose: Callable[[jax.Array, Any, jax.Array], jax.Array],
+    update: Callable[[jax.Array, Any, jax.Array], Any],
+) -> jax.Array:
+    """int32[k] distinct rows of bool[P] `candidates`, picked one at a time.
+
+    Pick i is `choose(i, state, remaining) -> int32[]`, a row still remaining; the
+    method's state then becomes `update(i, state, index)`. One `fori_loop`; the
+    greedy and kernel batch methods differ only in their state, choose and update.
+    """
+
+    def body(i, carry: Picking) -> Picking:
+        index = choose(i, carry.state, carry.remaining)
+        return Picking(
+            update(i, carry.state, index),
+            carry.remaining.at[index].set(False),
+            carry.picks.at[i].set(index),
+        )
+
+    start = Picking(state, candidates, jnp.zeros(k, jnp.int32))
+    return jax.lax.fori_loop(0, k, body, start).picks
+
+
 def top_k(scores: jax.Array, k: int, mask: jax.Array) -> jax.Array:
     """int32[k] indices of the k largest scores f32[P] among the masked-in entries.
 

@@ -69,6 +69,7 @@ from jdal.acquisitions.base import (
     SelectFn,
     first_argmax,
     integer_option,
+    pick_one_at_a_time,
     register,
 )
 from jdal.acquisitions.greedy import greedy_max_min
@@ -154,6 +155,14 @@ def squared_distances_to(points: jax.Array, point: jax.Array) -> jax.Array:
 # bool[P] and returns int32[k] distinct candidate rows in pick order.
 
 
+class Clusters(NamedTuple):
+    """LCMD's state: each row's squared distance f32[P] to its centre and the
+    centre's id int32[P] (labelled rows 0..N−1, then the picks)."""
+
+    min_sq: jax.Array
+    centre: jax.Array
+
+
 def lcmd_picks(
     k: int,
     features: jax.Array,
@@ -170,23 +179,25 @@ def lcmd_picks(
         distances = jnp.where(labelled_mask, distances, jnp.inf)
         return jnp.min(distances), jnp.argmin(distances).astype(jnp.int32)
 
-    min_sq, centre = map_rows(nearest_labelled, (features,), labelled.size)
+    clusters = Clusters(*map_rows(nearest_labelled, (features,), labelled.size))
 
-    def pick(i, carry):
-        min_sq, centre, remaining, picks = carry
-        weight = jnp.where(candidates, min_sq, 0.0)  # padding rows weigh nothing
-        size = jax.ops.segment_sum(weight, centre, num_segments=n_labelled + k)
-        in_largest = size[centre] == jnp.max(size)
-        scores = jnp.where(remaining & in_largest, min_sq, -jnp.inf)
-        index = first_argmax(scores)
+    def choose(i, clusters: Clusters, remaining):
+        weight = jnp.where(candidates, clusters.min_sq, 0.0)  # padding weighs 0
+        size = jax.ops.segment_sum(weight, clusters.centre, num_segments=n_labelled + k)
+        in_largest = size[clusters.centre] == jnp.max(size)
+        return first_argmax(
+            jnp.where(remaining & in_largest, clusters.min_sq, -jnp.inf)
+        )
+
+    def update(i, clusters: Clusters, index) -> Clusters:
         distances = squared_distances_to(features, features[index])
-        closer = distances < min_sq  # strict: the earlier centre keeps its ties
-        centre = jnp.where(closer, n_labelled + i, centre)
-        min_sq = jnp.where(closer, distances, min_sq)
-        return min_sq, centre, remaining.at[index].set(False), picks.at[i].set(index)
+        closer = distances < clusters.min_sq  # strict: the earlier centre keeps ties
+        return Clusters(
+            min_sq=jnp.where(closer, distances, clusters.min_sq),
+            centre=jnp.where(closer, n_labelled + i, clusters.centre),
+        )
 
-    carry = (min_sq, centre, candidates, jnp.zeros(k, jnp.int32))
-    return jax.lax.fori_loop(0, k, pick, carry)[3]
+    return pick_one_at_a_time(k, candidates, clusters, choose, update)
 
 
 def inverse_cdf_pick(weights: jax.Array, u: jax.Array) -> jax.Array:
@@ -204,21 +215,20 @@ def kmeanspp_picks(
     (uniform over the rest should all of them sit on picks); pick i draws
     u = uniform(fold_in(key, i)) and takes `inverse_cdf_pick`."""
 
-    def pick(i, carry):
-        min_sq, remaining, picks = carry
+    def choose(i, min_sq, remaining):
         # inf until the first pick: those weigh 0, and 0 weights mean uniform.
         weights = jnp.where(remaining & jnp.isfinite(min_sq), min_sq, 0.0)
         uniform = remaining.astype(jnp.float32)
         weights = jnp.where(jnp.sum(weights) > 0, weights, uniform)
         # float32 draws inside and outside float64 mode: the same u either way.
         u = jax.random.uniform(jax.random.fold_in(key, i), dtype=jnp.float32)
-        index = inverse_cdf_pick(weights, u)
-        min_sq = jnp.minimum(min_sq, squared_distances_to(features, features[index]))
-        return min_sq, remaining.at[index].set(False), picks.at[i].set(index)
+        return inverse_cdf_pick(weights, u)
+
+    def update(i, min_sq, index):
+        return jnp.minimum(min_sq, squared_distances_to(features, features[index]))
 
     min_sq = jnp.full(features.shape[0], jnp.inf, features.dtype)
-    carry = (min_sq, candidates, jnp.zeros(k, jnp.int32))
-    return jax.lax.fori_loop(0, k, pick, carry)[2]
+    return pick_one_at_a_time(k, candidates, min_sq, choose, update)
 
 
 def maxdist_picks(k: int, features: jax.Array, candidates: jax.Array) -> jax.Array:
@@ -236,6 +246,39 @@ def maxdist_picks(k: int, features: jax.Array, candidates: jax.Array) -> jax.Arr
     )
 
 
+class Conditioned(NamedTuple):
+    """Features f32[P, m] and their posterior variances f32[P] (k(x, x), plus σ²
+    for maxdet), conditioned on the picks so far."""
+
+    features: jax.Array
+    diag: jax.Array
+
+
+class RankOne(NamedTuple):
+    """`condition_on_pick`'s result: the conditioned state and the pieces of the
+    update (the pick's features phi f32[m], every row's φ·phi f32[P], β)."""
+
+    state: Conditioned
+    phi: jax.Array
+    dots: jax.Array
+    beta: jax.Array
+
+
+def condition_on_pick(
+    state: Conditioned, index: jax.Array, entry: jax.Array, sigma: float
+) -> RankOne:
+    """Conditions on row `index`, whose variance plus noise is `entry`: φ ← φ − β
+    (φ·φ_i) φ_i with β = 1 / (√e (√e + σ)), and diag ← diag − (φ·φ_i)² / e. The
+    rank-one update maxdet and bait share."""
+    root = jnp.sqrt(entry)
+    beta = 1.0 / (root * (root + sigma))
+    phi = state.features[index]
+    dots = jnp.matmul(state.features, phi, precision=HIGHEST)
+    features = state.features - (beta * dots)[:, None] * phi[None, :]
+    diag = state.diag - jnp.square(dots) / entry
+    return RankOne(Conditioned(features, diag), phi, dots, beta)
+
+
 def maxdet_picks(
     k: int, features: jax.Array, candidates: jax.Array, sigma: float
 ) -> jax.Array:
@@ -243,20 +286,24 @@ def maxdet_picks(
     features on the pick: φ ← φ − β (φ·φ_i) φ_i, β = 1 / (√d (√d + σ))."""
     diag = jnp.sum(jnp.square(features), axis=1) + sigma**2
 
-    def pick(i, carry):
-        features, diag, remaining, picks = carry
-        index = first_argmax(jnp.where(remaining, diag, -jnp.inf))
-        entry = jnp.maximum(diag[index], 1e-30)
-        root = jnp.sqrt(entry)
-        beta = 1.0 / (root * (root + sigma))
-        phi = features[index]
-        dots = jnp.matmul(features, phi, precision=HIGHEST)
-        features = features - (beta * dots)[:, None] * phi[None, :]
-        diag = diag - jnp.square(dots) / entry
-        return features, diag, remaining.at[index].set(False), picks.at[i].set(index)
+    def choose(i, state: Conditioned, remaining):
+        return first_argmax(jnp.where(remaining, state.diag, -jnp.inf))
 
-    carry = (features, diag, candidates, jnp.zeros(k, jnp.int32))
-    return jax.lax.fori_loop(0, k, pick, carry)[3]
+    def update(i, state: Conditioned, index) -> Conditioned:
+        entry = jnp.maximum(state.diag[index], 1e-30)
+        return condition_on_pick(state, index, entry, sigma).state
+
+    state = Conditioned(features, diag)
+    return pick_one_at_a_time(k, candidates, state, choose, update)
+
+
+class BaitState(NamedTuple):
+    """BAIT's state: the conditioned features and variances, the covariance C
+    f32[m, m] and each row's numerator φᵀ C φ f32[P]."""
+
+    conditioned: Conditioned
+    cov: jax.Array
+    numerator: jax.Array
 
 
 def bait_picks(
@@ -278,39 +325,32 @@ def bait_picks(
     diag = jnp.sum(jnp.square(features), axis=1)
     numerator = jnp.sum(jnp.matmul(features, cov, precision=HIGHEST) * features, axis=1)
 
-    def pick(i, carry):
-        features, cov, diag, numerator, remaining, picks = carry
-        scores = numerator / (diag + sigma**2 + 1e-8)
-        index = first_argmax(jnp.where(remaining, scores, -jnp.inf))
-        entry = diag[index] + sigma**2
-        root = jnp.sqrt(entry)
-        beta = 1.0 / (root * (root + sigma))
-        phi = features[index]
-        dots = jnp.matmul(features, phi, precision=HIGHEST)
-        cov_phi = jnp.matmul(cov, phi, precision=HIGHEST)
-        phi_cov_phi = numerator[index]
+    def choose(i, state: BaitState, remaining):
+        scores = state.numerator / (state.conditioned.diag + sigma**2 + 1e-8)
+        return first_argmax(jnp.where(remaining, scores, -jnp.inf))
+
+    def update(i, state: BaitState, index) -> BaitState:
+        features = state.conditioned.features  # before conditioning on the pick
+        entry = state.conditioned.diag[index] + sigma**2
+        step = condition_on_pick(state.conditioned, index, entry, sigma)
+        phi, dots, beta = step.phi, step.dots, step.beta
+        cov_phi = jnp.matmul(state.cov, phi, precision=HIGHEST)
+        phi_cov_phi = state.numerator[index]
         numerator = (
-            numerator
+            state.numerator
             - (2.0 / entry) * jnp.matmul(features, cov_phi, precision=HIGHEST) * dots
             + phi_cov_phi / entry**2 * jnp.square(dots)
         )
         outer = cov_phi[:, None] * phi[None, :]
         cov = (
-            cov - beta * (outer + outer.T) + beta**2 * phi_cov_phi * jnp.outer(phi, phi)
+            state.cov
+            - beta * (outer + outer.T)
+            + beta**2 * phi_cov_phi * jnp.outer(phi, phi)
         )
-        features = features - (beta * dots)[:, None] * phi[None, :]
-        diag = diag - jnp.square(dots) / entry
-        return (
-            features,
-            cov,
-            diag,
-            numerator,
-            remaining.at[index].set(False),
-            picks.at[i].set(index),
-        )
+        return BaitState(step.state, cov, numerator)
 
-    carry = (features, cov, diag, numerator, candidates, jnp.zeros(k, jnp.int32))
-    return jax.lax.fori_loop(0, k, pick, carry)[5]
+    state = BaitState(Conditioned(features, diag), cov, numerator)
+    return pick_one_at_a_time(k, candidates, state, choose, update)
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from jdal.acquisitions.base import (
     SelectFn,
     ensemble_mean,
     first_argmax,
+    pick_one_at_a_time,
     register,
 )
 from jdal.metrics import distances_to, map_rows
@@ -68,15 +69,13 @@ def greedy_max_min(
     )
     score = score or (lambda dist, remaining: dist)
 
-    def pick(i, carry):
-        min_dist, remaining, picks = carry
-        scores = jnp.where(remaining, score(min_dist, remaining), -jnp.inf)
-        index = first_argmax(scores)
-        min_dist = jnp.minimum(min_dist, distance_to_pick(index))
-        return min_dist, remaining.at[index].set(False), picks.at[i].set(index)
+    def choose(i, min_dist, remaining):
+        return first_argmax(jnp.where(remaining, score(min_dist, remaining), -jnp.inf))
 
-    carry = (min_dist, candidates, jnp.zeros(k, jnp.int32))
-    return jax.lax.fori_loop(0, k, pick, carry)[2]
+    def update(i, min_dist, index):
+        return jnp.minimum(min_dist, distance_to_pick(index))
+
+    return pick_one_at_a_time(k, candidates, min_dist, choose, update)
 
 
 def greedy_method(spaces: Callable[[Context, Pool, AcqState], Sequence[Space]]):
