@@ -109,7 +109,9 @@ from jdal import (  # noqa: E402
     parallel,
     results,
 )
-from jdal.shell import cells, sweep, tables, timing  # noqa: E402
+from jdal.shell import cells, sweep, timing  # noqa: E402
+from jdal.shell.names import method_order  # noqa: E402
+from jdal.shell.text import markdown_table  # noqa: E402
 
 SUITE_VERSION = 1
 DEFAULT_BUDGET_S = 450.0
@@ -237,9 +239,6 @@ def step_inputs(parts: timing.StepParts, keys: jax.Array):
 def slug(text: str) -> str:
     """`NVIDIA H100 80GB HBM3` -> `nvidia-h100-80gb-hbm3`."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
-
-
-markdown_table = tables.markdown_table
 
 
 def fmt_bytes(value: int | None) -> str:
@@ -691,7 +690,7 @@ def paper_cells(suite: Suite, box: Box, entry: dict[str, Any]) -> None:
     methods = s.cell_methods or acquisitions.names()
     cfgs = [
         s.config(s.cell_problem, method, gamma=gamma)
-        for method in tables.method_order(methods)
+        for method in method_order(methods)
         for gamma in (s.gammas if acquisitions.get(method).uses_pool else [None])
     ]
     seeds = list(range(s.seeds))

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jdal import metrics, results  # noqa: E402
-from jdal.shell import tables
+from jdal import metrics, results, scoring
 
 
 def scores_of(folder: str) -> dict:
     """{(problem, method, gamma): Score} of every scored cell under `folder`."""
-    scored = tables.score_cells(results.load(folder))
+    scored = scoring.score_cells(results.load(folder))
     return {
         (s.problem, s.method, s.gamma): s
         for scores in scored.scores_by_problem.values()

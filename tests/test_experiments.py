@@ -19,9 +19,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jdal import acquisitions, config, loop, metrics, parallel, problems, results
+from jdal import (
+    acquisitions,
+    config,
+    loop,
+    metrics,
+    parallel,
+    problems,
+    results,
+    scoring,
+)
 from jdal.loop import RunResult
-from jdal.shell import flags, report, run, sweep, tables, timing
+from jdal.shell import flags, names, report, run, summary, sweep, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -578,7 +587,7 @@ def summary_cells(text: str) -> set[tuple[str, str, str]]:
                 entries = [c.strip() for c in row.strip("|").split("|")]
                 method = entries[0].split(" (")[0]
                 for column, entry in zip(header[1:], entries[1:], strict=True):
-                    gamma = "" if column == tables.NO_GAMMA else column[2:]
+                    gamma = "" if column == names.NO_GAMMA else column[2:]
                     if entry:
                         cells.add((problem, method, gamma))
     return cells
@@ -630,7 +639,7 @@ def test_committed_tables_match_the_committed_cells(
     <cells_folder> --figures <figures_folder>)."""
     monkeypatch.chdir(ROOT)
     out, figures = Path(cells_folder), ROOT / figures_folder
-    tables.write_tables(out, tmp_path, tables.score_cells(results.load(out)))
+    summary.write_tables(out, tmp_path, scoring.score_cells(results.load(out)))
     for name in ("summary.md", "cells.csv"):
         same = (tmp_path / name).read_bytes() == (figures / name).read_bytes()
         assert same, f"{figures_folder}/{name} differs from the report of {out}"
@@ -733,7 +742,10 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
             score("robo", "naqbc", None, 0.99),
         ],
     }  # fmt: skip
-    rows = [line.split(" | ") for line in tables.robustness_table(scores)[2:]]
+    rows = [
+        line.split(" | ")
+        for line in summary.robustness_table(summary.nauc_grid(scores), {"mse"})[2:]
+    ]
     names = [row[1] for row in rows]
     assert names == [
         "gsx", "naqbc (ignores γ)", "random (baseline)", "qbc", "mse (reference)"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from tiny_runs import compile_fast, tiny_config  # noqa: E402
 
-from jdal import config, loop, problems, results
-from jdal.shell import flags, tables
+from jdal import config, loop, problems, results, scoring
+from jdal.shell import flags
 
 
 def rows(n: int, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -86,13 +86,13 @@ def test_the_report_counts_a_capped_gamma_once(tmp_path):
     γ 2 (pool 8) is distinct. The summary states the effective γ."""
     baseline = capped_cell(tmp_path, "random", None, 4)
     cells = [capped_cell(tmp_path, "qbc", g, min(4 * g, 40)) for g in (2, 16, 32)]
-    scored = tables.score_cells([baseline, *cells])
+    scored = scoring.score_cells([baseline, *cells])
     assert sorted(s.gamma for s in scored.scores_by_problem["capped_report"]) == [
         2,
         16,
     ]
     assert any("γ=32 is the same experiment as γ=16" in r for r in scored.skipped)
-    assert tables.effective_gammas(cells) == {16: 10.0, 32: 10.0}
+    assert scoring.effective_gammas(cells) == {16: 10.0, 32: 10.0}
 
 
 # ---------------------------------------------------------------------------

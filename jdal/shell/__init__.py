@@ -11,6 +11,9 @@ Jobs:
     cells    computing cells (compiled and run apart, timed) and caching them on disk
     shards   splitting a sweep among workers, by estimated work
     timing   seconds of each AL step's training and acquisition
-    tables   method order and labels, printed tables, summary.md and cells.csv
+    names    method and γ labels and order
+    text     numbers and tables as text
+    summary  summary.md and cells.csv (cells scored by jdal.scoring)
     plots    figures
+    problem_spec  what --problem may name: a data file or an import path
 """

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 
 from jdal import acquisitions, metrics, results
 
-from .tables import NO_GAMMA, gamma_key, method_label, method_order
+from .names import NO_GAMMA, gamma_key, method_label, method_order
 
 plt.switch_backend("Agg")  # files only, never a window
 

@@ -9,7 +9,7 @@ Writes, as PNG and PDF:
 and summary.md (nAUC tables with bootstrap intervals, robust methods, best γ,
 seconds per AL step) plus cells.csv (one row per seed of each cell the summary
 scores: cells left out of the summary are left out of it too). The `mse` oracle is
-labelled "(reference)". `shell.tables.score_cells` and `shell.tables.write_tables`
+labelled "(reference)". `jdal.scoring.score_cells` and `summary.write_tables`
 give summary.md and cells.csv without figures.
 """
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from matplotlib.backend_bases import FigureCanvasBase
 
-from jdal import results
+from jdal import results, scoring
 
-from . import flags, plots, tables
+from . import flags, plots, summary
 
 
 def figure_formats(text: str) -> list[str]:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no completed result cells under {out}", file=sys.stderr)
         return 1
 
-    scored = tables.score_cells(cells)
+    scored = scoring.score_cells(cells)
     for reason in scored.skipped:
         print(f"note: left out {reason}", file=sys.stderr)
     if not scored.scores_by_problem:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         written += plots.heatmap_figure(problem, scores, gammas, args.formats, folder)
     written += plots.scatter_figure(scored.scores_by_problem, args.formats, folder)
-    written += tables.write_tables(out, folder, scored)
+    written += summary.write_tables(out, folder, scored)
     print(
         f"{len(cells)} cells from {out}, {len(scored.cells)} scored; "
         f"wrote {len(written)} files to {folder}:"

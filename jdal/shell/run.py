@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from jdal import acquisitions, metrics, parallel, problems, results
 
-from . import cells, flags, plots, tables
+from . import cells, flags, plots, text, timing
+from .names import method_label, method_order
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     requested = args.methods or [
         m for m in acquisitions.names() if flags.method_applies(args.problem, m)
     ]
-    methods = tables.method_order(set(requested) | {"random"})
+    methods = method_order(set(requested) | {"random"})
     configs = {
         method: flags.make_config(parser, args, args.problem, method, args.gamma)
         for method in methods
@@ -102,16 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         f"devices: {results.describe_device()}"
     )
     rows, reference_rows = [], []
-    random_step_s = tables.seconds_per_step(baseline)
+    random_step_s = timing.seconds_per_step(baseline)
     for method in methods:
         outcome = outcomes[method]
         scored = metrics.score(outcome.cell, baseline)
         low, high = scored.nauc_per_seed.min(), scored.nauc_per_seed.max()
-        step_s = tables.seconds_per_step(outcome.cell)
+        step_s = timing.seconds_per_step(outcome.cell)
         mean, std = scored.final_mse_mean, scored.final_mse_std
         row = [
-            tables.method_label(method, scored.reference),
-            f"{tables.fmt(mean)} ± {tables.fmt(std)}",
+            method_label(method, scored.reference),
+            f"{text.fmt(mean)} ± {text.fmt(std)}",
             f"{scored.nauc:.3f} [{low:.3f}, {high:.3f}]",
             f"{scored.ndiv:.3f}",
             f"{outcome.cell.meta.get('timing', {}).get('compile_s', float('nan')):.1f}",
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "cell",
     ]
     table_rows = rows + ([None, *reference_rows] if reference_rows else [])
-    print(tables.format_table(headers, table_rows))
+    print(text.format_table(headers, table_rows))
     print(
         "nAUC: area under the seed-mean MSE curve / random's (< 1 beats random); "
         "nDiv: batch diversity / random's (well below 1: mode collapse); "

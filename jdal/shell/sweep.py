@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from jdal import acquisitions, config, parallel, problems, results
 
-from . import cells, flags, shards, tables
+from . import cells, flags, shards, text
+from .names import method_order
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,9 +103,7 @@ def plan(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> list[config.Config]:
     """Every cell config; gamma-free methods once per problem (validated up front)."""
-    methods = tables.method_order(
-        set(args.methods or acquisitions.names()) | {"random"}
-    )
+    methods = method_order(set(args.methods or acquisitions.names()) | {"random"})
     cfgs = []
     for problem in args.problems or problems.STUDY:
         for method in methods:
@@ -191,7 +190,7 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
                 status,
                 f"{shard}/{count}",
                 f"{len(seeds)} x {cfg.steps + 1}",
-                tables.fmt(work.tflop),
+                text.fmt(work.tflop),
                 "n/a" if seconds is None else f"{seconds:.1f}",
             ]
         )
@@ -209,7 +208,7 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
     )
     headers = ["problem", "method", "γ", "status", "shard", "seeds x trainings"]
     headers += ["useful TFLOP", "est. s"]
-    print(tables.format_table(headers, rows))
+    print(text.format_table(headers, rows))
     print()
     summary = []
     for shard, total in shard_rows.items():
@@ -225,13 +224,13 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
                 str(len(total["groups"])),
                 str(total["cells"]),
                 str(total["todo"]),
-                tables.fmt(total["tflop"]),
+                text.fmt(total["tflop"]),
                 seconds,
             ]
         )
     headers = ["shard", "(problem, method) groups", "cells", "to compute"]
     headers += ["useful TFLOP to compute", "est. s to compute"]
-    print(tables.format_table(headers, summary))
+    print(text.format_table(headers, summary))
     return 0
 
 

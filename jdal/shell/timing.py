@@ -9,15 +9,18 @@ on the shapes of the run at that step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jdal import config, loop, stopwatch
+from jdal import config, loop, results, stopwatch
 from jdal.acquisitions import AcqState, full_pool
+
+from .text import fmt
 
 
 class StepParts(NamedTuple):
@@ -104,3 +107,61 @@ def step_seconds(clock: np.ndarray, runs_per_lane_step: int = 1) -> dict[str, An
         "acquire_s": [float(s) for s in gaps[1::2]],
         "how": TIMING_HOW,
     }
+
+
+# ---------------------------------------------------------------------------
+# Reading cells' timing back.
+
+
+def seconds_per_step(cell: results.Cell) -> float:
+    """Wall seconds per AL step of a cell's compiled run (all seeds at once): run_s / T.
+
+    NaN when the cell has no timing. Covers training, acquisition and labelling;
+    compile time is recorded apart.
+    """
+    run_s = cell.meta.get("timing", {}).get("run_s")
+    steps = cell.config.get("steps")
+    if run_s is None or not steps:
+        return float("nan")
+    return float(run_s) / int(steps)
+
+
+def cell_step_seconds(
+    cell: results.Cell, step: int
+) -> tuple[float | None, float | None]:
+    """(train s, acquire s) per run of AL step `step` in a cell's meta.json, None
+    where untimed.
+
+    Cells timed before the in-run stamps timed the first, middle and last steps
+    (older ones step 0 only, `step_train_s`), all seeds in one vmapped call: their
+    seconds are divided by the seeds to read per run.
+    """
+    timing = cell.meta.get("timing", {})
+    steps = timing.get("steps")
+    per_run = 1.0 if steps and steps.get("how") == TIMING_HOW else len(cell.seeds)
+
+    def scaled(value):
+        return None if value is None else value / per_run
+
+    if steps is not None:
+        if step not in steps["step"]:
+            return None, None
+        index = steps["step"].index(step)
+        return scaled(steps["train_s"][index]), scaled(steps["acquire_s"][index])
+    if step == 0:
+        return scaled(timing.get("step_train_s")), scaled(timing.get("step_acquire_s"))
+    return None, None
+
+
+def timing_text(cells: Sequence[results.Cell], steps: list[int]) -> str:
+    """`train / acquire` at each of `steps` (median over the cells), joined by →."""
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return fmt(statistics.median(values)) if values else "n/a"
+
+    texts = []
+    for step in steps:
+        train, acquire = zip(*(cell_step_seconds(c, step) for c in cells), strict=True)
+        texts.append(f"{median(train)} / {median(acquire)}")
+    return " → ".join(texts)

@@ -1,0 +1,47 @@
+"""How methods, problems and pool ratios are named and ordered in tables and plots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from jdal import acquisitions
+
+NO_GAMMA = "no γ"
+
+
+def _is_reference(method: str) -> bool:
+    """True for registered oracle references (e.g. `mse`); unknown methods are not."""
+    found = acquisitions.ACQUISITIONS.get(method)
+    return found is not None and found.reference
+
+
+def method_order(methods: Iterable[str]) -> list[str]:
+    """Registry order (random first, references last); unknown names after, sorted."""
+    methods = set(methods)
+    registered = [m for m in acquisitions.names() if m in methods]
+    ordered = [m for m in registered if not _is_reference(m)]
+    ordered += sorted(methods - set(registered))
+    ordered += [m for m in registered if _is_reference(m)]
+    if "random" in ordered:
+        ordered.remove("random")
+        ordered.insert(0, "random")
+    return ordered
+
+
+def method_label(method: str, reference: bool | None = None) -> str:
+    """Display name: `mse (reference)`, `random (baseline)`, `naqbc (ignores γ)`."""
+    if reference is None:
+        reference = _is_reference(method)
+    if reference:
+        return f"{method} (reference)"
+    if method == "random":
+        return "random (baseline)"
+    found = acquisitions.ACQUISITIONS.get(method)
+    if found is not None and not found.uses_pool:
+        return f"{method} (ignores γ)"
+    return method
+
+
+def gamma_key(gamma: int | None) -> str:
+    """Column name of a pool ratio: `γ=8`, or NO_GAMMA for methods that ignore it."""
+    return NO_GAMMA if gamma is None else f"γ={gamma}"

@@ -1,0 +1,288 @@
+"""summary.md and cells.csv of a results folder (they hold exactly the same cells).
+
+    scored = jdal.scoring.score_cells(jdal.results.load(out))
+    write_tables(out, folder, scored)    # folder/summary.md, folder/cells.csv
+
+summary.md: per problem the nAUC and nDiv tables (method x γ), the robust methods
+and the seconds per AL step; then, over all problems, the methods robust on every
+one, the robustness table (worst nAUC over γ) and each method's best γ.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jdal import metrics, results
+from jdal.scoring import Scored, effective_gammas
+
+from .names import NO_GAMMA, gamma_key, method_label, method_order
+from .text import markdown_table, nauc_text
+from .timing import timing_text
+
+# problem -> method -> {γ (None: ignores γ): nAUC}
+NaucGrid = dict[str, dict[str, dict[int | None, float]]]
+
+
+def nauc_grid(scores_by_problem: dict[str, list[metrics.Score]]) -> NaucGrid:
+    """Every score's nAUC by problem, method and γ: what robustness, the worst and
+    the best γ are read from."""
+    grid: NaucGrid = {}
+    for problem, scores in scores_by_problem.items():
+        grid[problem] = defaultdict(dict)
+        for s in scores:
+            grid[problem][s.method][s.gamma] = s.nauc
+    return grid
+
+
+def references(scores_by_problem: dict[str, list[metrics.Score]]) -> set[str]:
+    """The methods scored as oracle references (e.g. `mse`)."""
+    return {
+        s.method for scores in scores_by_problem.values() for s in scores if s.reference
+    }
+
+
+def test_points(cell: results.Cell) -> str:
+    """How the cell was tested: uniform test points, or held-out rows of a
+    finite data set (cells written before this was recorded: the config's n_test)."""
+    rows = cell.meta.get("finite_rows")
+    points = cell.meta.get("test_points", cell.config["n_test"])
+    if rows is None:
+        return f"{points} test points"
+    return f"{points} held-out test rows of {rows}"
+
+
+def header_lines(out, reference_methods: set[str]) -> list[str]:
+    level = round(100 * metrics.BOOTSTRAP_LEVEL)
+    lines = [
+        "# jdal results summary",
+        "",
+        f"Results folder: `{out}`.",
+        "",
+        "- **nAUC** = trapezoidal area under the seed-mean test-MSE curve over the "
+        "number of labelled points, divided by that of random sampling on the same "
+        "problem and seeds. Below 1 beats random.",
+        f"- Brackets: {level} % bootstrap interval of the mean of the paired per-seed "
+        "nAUC (each seed against the same seed's random run).",
+        "- **nDiv** = mean distance of each newly labelled point to its nearest "
+        "labelled neighbour, divided by random's; well below 1 signals mode collapse.",
+        "- **Robust** on a problem: nAUC < 1 at every γ (methods that ignore γ: "
+        "at their one value).",
+    ]
+    if reference_methods:
+        names = ", ".join(f"`{m} (reference)`" for m in sorted(reference_methods))
+        lines.append(
+            f"- {names}: an oracle reference that sees the true error on the whole "
+            "pool; an upper reference, never a competitor."
+        )
+    return lines + [""]
+
+
+def gamma_table(
+    scores: Sequence[metrics.Score], text: Callable[[metrics.Score], str]
+) -> list[str]:
+    """Markdown lines of a method x γ table of `text(score)`."""
+    gammas = sorted({s.gamma for s in scores if s.gamma is not None})
+    columns = [gamma_key(g) for g in gammas]
+    if any(s.gamma is None for s in scores):
+        columns.append(NO_GAMMA)
+    by_key = {(s.method, gamma_key(s.gamma)): s for s in scores}
+    rows = []
+    for method in method_order({s.method for s in scores}):
+        reference = next(s.reference for s in scores if s.method == method)
+        row = [method_label(method, reference)]
+        row += [
+            text(by_key[(method, c)]) if (method, c) in by_key else "" for c in columns
+        ]
+        rows.append(row)
+    return markdown_table(["method", *columns], rows)
+
+
+def problem_lines(
+    problem: str,
+    cells: Sequence[results.Cell],
+    scores: Sequence[metrics.Score],
+    naucs: dict[str, dict[int | None, float]],
+    robust: set[str],
+) -> list[str]:
+    """The section of one problem: sizes, capped pools, nAUC and nDiv tables, the
+    robust methods and the seconds per AL step."""
+    baseline = next(c for c in cells if c.method == "random")
+    cfg = baseline.config
+    n_final = cfg["n_initial"] + cfg["steps"] * cfg["k"]
+    lines = [
+        f"## {problem}",
+        "",
+        f"N0 = {cfg['n_initial']}, k = {cfg['k']}, T = {cfg['steps']} "
+        f"(n = {cfg['n_initial']}..{n_final}), "
+        f"{cfg['train_steps']} gradient steps per AL step, "
+        f"{test_points(baseline)}, seeds {baseline.seeds}.",
+        "",
+    ]
+    capped = effective_gammas(cells)
+    if capped:
+        lines += [
+            "Pools capped by the unused rows at step 0 (effective γ): "
+            + ", ".join(f"γ={g} → {e:.1f}" for g, e in capped.items())
+            + ".",
+            "",
+        ]
+    lines += ["nAUC (method x pool ratio γ):", ""]
+    lines += gamma_table(scores, nauc_text) + ["", "nDiv:", ""]
+    lines += gamma_table(scores, lambda s: f"{s.ndiv:.3f}") + [""]
+
+    methods = method_order(naucs)
+    reference_methods = references({problem: list(scores)})
+    ordered = [m for m in methods if m in robust and m not in reference_methods]
+    robust_reference = sorted(robust & reference_methods)
+    lines.append(
+        "Robust methods (nAUC < 1 at every γ): "
+        + (", ".join(ordered) if ordered else "none")
+        + (
+            f"; reference: {', '.join(robust_reference)} (reference)"
+            if robust_reference
+            else ""
+        )
+    )
+    shown = sorted({0, cfg["steps"] - 1})
+    timing_rows = [
+        [method_label(m), timing_text([c for c in cells if c.method == m], shown)]
+        for m in ["random", *methods]
+    ]
+    where = " → ".join(
+        f"step {t} (n = {cfg['n_initial'] + t * cfg['k']})" for t in shown
+    )
+    return lines + [
+        "",
+        "Seconds per AL step and run (median over γ), training / acquisition "
+        f"at {where}, from clock stamps inside the run (cells made before the "
+        "stamps: their parts timed apart, all seeds in one call, divided by "
+        "the seeds); meta.json has every step:",
+        "",
+        *markdown_table(["method", "train s / acquire s"], timing_rows),
+        "",
+    ]
+
+
+def best_gamma_text(by_gamma: dict[int | None, float]) -> str:
+    if None in by_gamma:
+        return f"ignores γ ({by_gamma[None]:.3f})"
+    best = metrics.best_gamma(by_gamma)
+    return f"γ={best} ({by_gamma[best]:.3f})"
+
+
+def summary_lines(out, scored: Scored) -> list[str]:
+    """The lines of summary.md (see the module doc)."""
+    scores_by_problem = scored.scores_by_problem
+    grid = nauc_grid(scores_by_problem)
+    reference_methods = references(scores_by_problem)
+    robust_by_problem = {
+        problem: {m for m, by_gamma in naucs.items() if metrics.is_robust(by_gamma)}
+        for problem, naucs in grid.items()
+    }
+    lines = header_lines(out, reference_methods)
+    for problem, scores in scores_by_problem.items():
+        lines += problem_lines(
+            problem,
+            scored.usable_by_problem[problem],
+            scores,
+            grid[problem],
+            robust_by_problem[problem],
+        )
+
+    lines += ["## All problems", ""]
+    competitors = method_order(
+        {m for naucs in grid.values() for m in naucs if m not in reference_methods}
+    )
+    overall = [
+        m
+        for m in competitors
+        if all(m in robust for robust in robust_by_problem.values())
+    ]
+    lines.append(
+        f"Robust on every problem ({', '.join(scores_by_problem)}): "
+        + (", ".join(overall) if overall else "none")
+    )
+    lines += [
+        "",
+        "Robustness: the worst nAUC over γ on each problem and overall, methods "
+        "ranked by the overall worst (below 1: better than random whatever γ, on "
+        "these problems):",
+        "",
+        *robustness_table(grid, reference_methods),
+    ]
+    lines += ["", "Best γ (lowest nAUC) per method and problem:", ""]
+    problem_names = list(grid)
+    methods = method_order({m for naucs in grid.values() for m in naucs})
+    rows = [
+        [method_label(m)]
+        + [best_gamma_text(grid[p][m]) if m in grid[p] else "" for p in problem_names]
+        for m in methods
+    ]
+    lines += markdown_table(["method", *problem_names], rows)
+    if scored.skipped:
+        lines += ["", "Cells left out:", ""]
+        lines += [f"- {reason}" for reason in scored.skipped]
+    return lines + [""]
+
+
+def robustness_table(grid: NaucGrid, reference_methods: set[str]) -> list[str]:
+    """Markdown rows: per method, its worst nAUC over γ on each problem and over
+    all of them, ranked by the latter; references after the ranked methods."""
+    problem_names = list(grid)
+    worst: dict[str, dict[str, float]] = defaultdict(dict)
+    for problem, naucs in grid.items():
+        for method, by_gamma in naucs.items():
+            worst[method][problem] = metrics.worst_nauc(by_gamma)
+    worst["random"] = {p: 1.0 for p in problem_names}  # the baseline, by definition
+
+    def overall(method: str) -> float:
+        # A problem where the method has no cell counts as unknown, i.e. unsafe.
+        return max(worst[method].get(p, np.inf) for p in problem_names)
+
+    ranked = sorted(
+        (m for m in worst if m not in reference_methods), key=lambda m: (overall(m), m)
+    )
+    ranked += sorted(m for m in worst if m in reference_methods)
+    rows = []
+    for rank, method in enumerate(ranked, start=1):
+        reference = method in reference_methods
+        cells = [
+            f"{worst[method][p]:.3f}" if p in worst[method] else ""
+            for p in problem_names
+        ]
+        robust_on = sum(worst[method].get(p, np.inf) < 1.0 for p in problem_names)
+        rows.append(
+            [
+                "" if reference else str(rank),
+                method_label(method, reference),
+                *cells,
+                f"{overall(method):.3f}",
+                f"{robust_on} of {len(problem_names)}",
+            ]
+        )
+    headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
+    return markdown_table(headers, rows)
+
+
+def write_csv(path: Path, cells: Sequence[results.Cell]) -> Path:
+    """cells.csv: `results.to_table`'s rows, one per seed of each cell."""
+    rows = results.to_table(cells)
+    fields = list(rows[0]) if rows else ["problem", "method", "gamma", "seed"]
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_tables(out, folder: Path, scored: Scored) -> list[Path]:
+    """Writes summary.md and cells.csv of `scored` into `folder`; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = folder / "summary.md"
+    summary.write_text("\n".join(summary_lines(out, scored)))
+    return [summary, write_csv(folder / "cells.csv", scored.cells)]
