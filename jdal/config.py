@@ -167,7 +167,7 @@ class Config:
 
 def paper(**changes: Any) -> Config:
     """The protocol exactly: N0 80, k 40, T 50, 4000 test points, 500 steps."""
-    return Config(**changes)
+    return _known(Config(**changes))
 
 
 def quick(**changes: Any) -> Config:
@@ -196,7 +196,19 @@ def _sized(base: dict[str, Any], changes: dict[str, Any]) -> Config:
     """Config of a size preset: `changes` win, and their options add to the base's."""
     options = dict(option_pairs(base.pop("options")))
     options.update(option_pairs(changes.pop("options", ())))
-    return Config(**{**base, **changes, "options": options})
+    return _known(Config(**{**base, **changes, "options": options}))
+
+
+def _known(cfg: Config) -> Config:
+    """A preset's config whose problem and method the registries know: a misspelt
+    name fails where the config is made, not later at `make_run` (ValueError
+    listing the valid names). A bare `Config(...)` is not checked, so a problem may
+    be registered after its config is written."""
+    from jdal import acquisitions, problems  # both import this module
+
+    problems.registry.check_known(cfg.problem)
+    acquisitions.get(cfg.method)
+    return cfg
 
 
 def smoke(**changes: Any) -> Config:

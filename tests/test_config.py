@@ -74,11 +74,21 @@ def test_k_larger_than_pool_is_rejected():
 
 def test_names_are_the_registries_business():
     """Config checks ranges only; the registries name what exists."""
-    config.paper(problem="nope", method="nope").validate()
+    config.Config(problem="nope", method="nope").validate()
     with pytest.raises(ValueError, match="sine, robo"):
         problems.get("nope")
     with pytest.raises(ValueError, match="random, gsx"):
-        setup(config.smoke(method="nope"))
+        setup(config.Config(method="nope"))
+
+
+@pytest.mark.parametrize("name", ["paper", "quick", "smoke"])
+def test_presets_refuse_unknown_problems_and_methods_at_once(name):
+    """A misspelt name fails where the preset is made, listing the valid ones."""
+    with pytest.raises(ValueError, match="unknown problem 'nosuch'; valid.*sine"):
+        config.preset(name, problem="nosuch")
+    with pytest.raises(ValueError, match="unknown method 'qbcc'; valid.*random"):
+        config.preset(name, method="qbcc")
+    assert config.preset(name, problem="yacht", method="bait").problem == "yacht"
 
 
 @pytest.mark.parametrize(

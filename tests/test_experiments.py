@@ -7,6 +7,7 @@ real runners are tested without training networks; one subprocess runs the real
 `run.py` end to end on a tiny config.
 """
 
+import argparse
 import csv
 import json
 import shutil
@@ -266,6 +267,15 @@ def test_set_overrides_are_typed():
     setting = flags.parse_setting("qbc_div.variance_weight=1")
     assert setting == ("qbc_div.variance_weight", 1.0)
     assert isinstance(setting[1], float)
+
+
+def test_set_neither_takes_nor_lists_internal_fields():
+    for internal in flags.INTERNAL:
+        with pytest.raises(argparse.ArgumentTypeError) as error:
+            flags.parse_setting(f"{internal}=x")
+        assert internal not in str(error.value).partition("valid fields:")[2]
+    with pytest.raises(argparse.ArgumentTypeError, match="valid fields: .*test_inputs"):
+        flags.parse_setting("nope=1")
 
 
 def test_set_method_option_reaches_every_cell_config_and_hash(tmp_path, fake_runs):

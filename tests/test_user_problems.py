@@ -498,6 +498,13 @@ def test_labels_are_the_data_and_pools_shrink(finite):
     assert not np.array_equal(out[1]["random"].picked_x, out[0]["random"].picked_x)
 
 
+def test_methods_left_out_on_finite_data_are_named(tmp_path):
+    name = flags.problem_name(write(tmp_path / "rows.csv", table(tiny_rows())))
+    note = flags.left_out_note(name)
+    assert note.startswith(f"left out on {name}: naqbc (they synthesise points")
+    assert flags.left_out_note("robo") is None
+
+
 def test_run_cli_on_a_csv(tmp_path, capsys):
     path = write(tmp_path / "cli.csv", table(tiny_rows()))
     code = run.main(

@@ -66,15 +66,21 @@ def _valid_names() -> str:
     return f"{', '.join(names())}; measured data sets: {', '.join(measured_names())}"
 
 
-@functools.cache
-def get(name: str) -> Problem:
-    """Returns the problem called `name` (any built-in or registered one);
-    raises ValueError listing valid names."""
+def check_known(name: str) -> str:
+    """`name` if a built-in or registered problem has it (nothing is built);
+    else ValueError listing valid names."""
     if name not in PROBLEMS:
         raise ValueError(
             f"unknown problem {name!r}; valid problems are: {_valid_names()}"
         )
-    return PROBLEMS[name]()
+    return name
+
+
+@functools.cache
+def get(name: str) -> Problem:
+    """Returns the problem called `name` (any built-in or registered one);
+    raises ValueError listing valid names."""
+    return PROBLEMS[check_known(name)]()
 
 
 def register(problem: Problem) -> Problem:

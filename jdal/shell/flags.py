@@ -24,7 +24,10 @@ from . import problem_spec
 # Not settable with --set: the cell coordinates have their own flags, and method
 # options are set one by one, as <method>.<option>.
 COORDINATES = results.COORDINATES
-NOT_SETTABLE = (*COORDINATES, "options")
+# Set by the commands themselves, never by hand: a user problem's digest and the
+# size rule of a small data set.
+INTERNAL = ("problem_fingerprint", "size_rule")
+NOT_SETTABLE = (*COORDINATES, "options", *INTERNAL)
 
 
 def positive_int(text: str) -> int:
@@ -109,6 +112,18 @@ def method_applies(problem: str, method: str) -> bool:
     return not (finite and acquisitions.get(method).returns_points)
 
 
+def left_out_note(problem: str) -> str | None:
+    """The line that says which registered methods do not apply to `problem`
+    (`method_applies`), or None when all do."""
+    left_out = [m for m in acquisitions.names() if not method_applies(problem, m)]
+    if not left_out:
+        return None
+    return (
+        f"left out on {problem}: {', '.join(left_out)} (they synthesise points, and "
+        "a finite data set has labels only for its rows)"
+    )
+
+
 def int_list(text: str) -> list[int]:
     """argparse type: comma-separated integers >= 1, sorted, duplicates dropped."""
     return sorted({positive_int(part.strip()) for part in text.split(",") if part})
@@ -182,7 +197,8 @@ def add_config_flags(parser: argparse.ArgumentParser, default_out: str) -> None:
         "--seeds",
         type=positive_int,
         default=5,
-        help="number of seeds 0..S-1, run together as one vmapped call (default 5)",
+        help="number of seeds 0..S-1, run together in one compiled call "
+        "(default 5; --lanes says how)",
     )
     parser.add_argument(
         "--steps",

@@ -3,7 +3,7 @@
     python experiments/run.py --problem robo --gamma 16 --preset smoke
     python experiments/run.py --problem sine --gamma 4 --methods qbc,gsx --seeds 3
 
-Each method is one compiled call with the seeds vmapped. Cells are saved under
+Each method is one compiled call for all seeds (`--lanes`). Cells are saved under
 <out>/<problem>/<method>/gamma_<γ>/ (jdal.results) and reused when their config hash
 and seeds match, so re-running is instant. Random always runs: it is the baseline of
 nAUC and nDiv. The `mse` oracle reference is shown apart, marked "(reference)".
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     requested = args.methods or [
         m for m in acquisitions.names() if flags.method_applies(args.problem, m)
     ]
+    note = flags.left_out_note(args.problem)
+    if note and not args.methods:
+        print(note)
     methods = method_order(set(requested) | {"random"})
     configs = {
         method: flags.make_config(parser, args, args.problem, method, args.gamma)
