@@ -21,7 +21,7 @@ from jdal import metrics, results
 from jdal.scoring import Scored, effective_gammas
 
 from .names import NO_GAMMA, gamma_key, method_label, method_order
-from .text import markdown_table, nauc_text
+from .text import MIN_SEEDS_FOR_INTERVAL, markdown_table, nauc_text
 from .timing import timing_text
 
 # problem -> method -> {γ (None: ignores γ): nAUC}
@@ -67,7 +67,8 @@ def header_lines(out, reference_methods: set[str]) -> list[str]:
         "number of labelled points, divided by that of random sampling on the same "
         "problem and seeds. Below 1 beats random.",
         f"- Brackets: {level} % bootstrap interval of the mean of the paired per-seed "
-        "nAUC (each seed against the same seed's random run).",
+        "nAUC (each seed against the same seed's random run); none below "
+        f"{MIN_SEEDS_FOR_INTERVAL} seeds.",
         "- **nDiv** = mean distance of each newly labelled point to its nearest "
         "labelled neighbour, divided by random's; well below 1 signals mode collapse.",
         "- **Robust** on a problem: nAUC < 1 at every γ (methods that ignore γ: "

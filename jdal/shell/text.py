@@ -40,9 +40,14 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
     return lines
 
 
+# Fewest seeds whose bootstrap interval is printed: resampling two seeds gives
+# three possible means, not an interval worth reading.
+MIN_SEEDS_FOR_INTERVAL = 3
+
+
 def nauc_text(score: metrics.Score) -> str:
-    """nAUC with its bootstrap interval (none for one seed)."""
-    if score.nauc_per_seed.size < 2:
+    """nAUC with its bootstrap interval (none below MIN_SEEDS_FOR_INTERVAL seeds)."""
+    if score.nauc_per_seed.size < MIN_SEEDS_FOR_INTERVAL:
         return f"{score.nauc:.3f}"
     low, high = score.nauc_interval
     return f"{score.nauc:.3f} [{low:.2f}, {high:.2f}]"
