@@ -492,3 +492,7 @@ MAXDIST = kernel_method(
     "distance, P mode, posterior sketched gradient kernel "
     "(maxdist-p_grad_rp-512_train)",
 )
+
+# The kernel batch methods (Holzmüller et al. 2023), beyond the study's ten: plots
+# show them in a panel of their own.
+KERNEL_METHODS = tuple(m.name for m in (LCMD, BAIT, KMEANSPP, MAXDET, MAXDIST))

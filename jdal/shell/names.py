@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from jdal import acquisitions
+from jdal.acquisitions.bmdal import KERNEL_METHODS
 
 NO_GAMMA = "no γ"
 
@@ -40,6 +41,24 @@ def method_label(method: str, reference: bool | None = None) -> str:
     if found is not None and not found.uses_pool:
         return f"{method} (ignores γ)"
     return method
+
+
+def method_groups(methods: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Panels of a figure with many methods: (title, methods in `method_order`).
+
+    The study's methods, then the kernel batch methods of bmdal-reg; random and the
+    oracle references appear in every panel, as the yardsticks of each.
+    """
+    ordered = method_order(methods)
+    shared = [m for m in ordered if m == "random" or _is_reference(m)]
+    kernel = [m for m in ordered if m in KERNEL_METHODS]
+    study = [m for m in ordered if m not in shared and m not in kernel]
+    groups = [("the study's methods", study), ("kernel batch methods", kernel)]
+    return [
+        (title, method_order([*shared, *members]))
+        for title, members in groups
+        if members
+    ]
 
 
 def gamma_key(gamma: int | None) -> str:

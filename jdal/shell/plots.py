@@ -15,11 +15,13 @@ from matplotlib.lines import Line2D
 
 from jdal import acquisitions, metrics, results
 
-from .names import NO_GAMMA, gamma_key, method_label, method_order
+from .names import NO_GAMMA, gamma_key, method_groups, method_label, method_order
 
 plt.switch_backend("Agg")  # files only, never a window
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+# More methods than this in one MSE-curve figure: one panel per group of methods.
+MAX_CURVES_PER_PANEL = 8
 
 
 def method_style(method: str, reference: bool = False) -> dict[str, Any]:
@@ -83,7 +85,10 @@ def plot_mse_curves(ax, cells: Sequence[results.Cell], title: str) -> None:
             ax.fill_between(n, mse.min(0), mse.max(0), color=style["color"], alpha=0.12)
     ax.set_yscale("log")
     ax.set_xlabel("labelled points n")
-    ax.set_ylabel("test MSE")
+    finite = any(cell.meta.get("finite_rows") is not None for cell in cells)
+    units = "targets scaled to [−1, 1]" if finite else "the oracle's output units"
+    ax.set_ylabel(f"test MSE ({units})")
+    plain_log_ticks(ax.yaxis, ax.get_ylim())
     band = f"band: min-max over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
     ax.set_title(f"{title}\nline: seed mean, {band}", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
@@ -100,10 +105,40 @@ def curves_figure(
     formats: Sequence[str] = ("png",),
     size: tuple[float, float] = (6.8, 4.6),
 ) -> list[Path]:
-    """The MSE curves of `cells` (one per method) saved as <stem>.<format>."""
-    fig, ax = plt.subplots(figsize=size)
-    plot_mse_curves(ax, cells, title)
+    """The MSE curves of `cells` (one per method) saved as <stem>.<format>; with
+    more than MAX_CURVES_PER_PANEL methods, one panel per group of methods
+    (`names.method_groups`) on a shared y axis, each with random and references."""
+    by_method = {cell.method: cell for cell in cells}
+    groups = [("", list(by_method))]
+    if len(by_method) > MAX_CURVES_PER_PANEL:
+        groups = method_groups(by_method)
+    width, height = size
+    fig, axes = plt.subplots(
+        1,
+        len(groups),
+        figsize=(width * len(groups), height),
+        sharey=True,
+        squeeze=False,
+    )
+    for ax, (group, methods) in zip(axes[0], groups, strict=True):
+        panel = f"{title}: {group}" if group else title
+        plot_mse_curves(ax, [by_method[m] for m in methods], panel)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    # Room for each panel's legend, which sits outside it on the right.
+    fig.subplots_adjust(wspace=0.55)
     return save_figure(fig, stem, formats)
+
+
+def plain_log_ticks(axis, limits: tuple[float, float]) -> None:
+    """Plain numbers (0.2, 0.05) on a log axis instead of 2×10⁻¹; minor ticks get
+    labels only within one decade, where they are the only ones."""
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
+    low, high = limits
+    if low > 0 and high / low > 10:
+        axis.set_minor_formatter(ticker.NullFormatter())
+    else:
+        axis.set_minor_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.2g}"))
 
 
 def heatmap_figure(
@@ -125,7 +160,8 @@ def heatmap_figure(
     spread = max(float(np.max(np.abs(np.log(finite)))), np.log(1.05))
     norm = mcolors.TwoSlopeNorm(vmin=np.exp(-spread), vcenter=1.0, vmax=np.exp(spread))
     fig, ax = plt.subplots(
-        figsize=(1.2 + 0.9 * len(columns), 1.4 + 0.42 * len(methods))
+        figsize=(1.2 + 0.9 * len(columns), 1.4 + 0.42 * len(methods)),
+        layout="constrained",  # the title sits above the axes and the colour bar
     )
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.92")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
@@ -148,7 +184,8 @@ def heatmap_figure(
     if 0 < n_competitors < len(methods):
         ax.axhline(n_competitors - 0.5, color="black", linewidth=1.2)
     ax.set_xlabel("pool ratio γ = pool size / k")
-    ax.set_title(f"{problem}: nAUC of test MSE vs random\n(blue < 1: beats random)")
+    # Title on the figure, not the axes: a long one then cannot run into the bar.
+    fig.suptitle(f"{problem}: nAUC vs random\n(blue < 1: beats random)", fontsize=10)
     bar = fig.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label("nAUC = AUC(method) / AUC(random)")
     return save_figure(fig, folder / f"nauc_heatmap_{problem}", formats)
@@ -159,7 +196,8 @@ def scatter_figure(
     formats: Sequence[str],
     folder: Path,
 ) -> list[Path]:
-    """nAUC against nDiv, one point per cell: marker by method, colour by problem."""
+    """nAUC against nDiv, one point per cell: marker by method, colour by problem,
+    size by γ (`gamma_marker_size`)."""
     fig, ax = plt.subplots(figsize=(7.2, 5.2))
     problem_colors = plt.get_cmap("tab10").colors
     problems = list(scores_by_problem)
@@ -175,7 +213,7 @@ def scatter_figure(
                 s.nauc,
                 marker=method_style(s.method, s.reference)["marker"],
                 color=problem_colors[p_index % len(problem_colors)],
-                s=36,
+                s=gamma_marker_size(s.gamma),
                 alpha=0.85,
                 linewidths=1.0,
             )
@@ -185,7 +223,10 @@ def scatter_figure(
     ax.set_yscale("log")
     ax.set_xlabel("nDiv = Div(method) / Div(random)  (well below 1: mode collapse)")
     ax.set_ylabel("nAUC = AUC(method) / AUC(random)  (below 1: beats random)")
-    ax.set_title("nAUC against nDiv; one point per (problem, method, γ) cell")
+    ax.set_title(
+        "nAUC against nDiv; one point per (problem, method, γ) cell; size: γ",
+        fontsize=10,
+    )
     method_handles = [
         Line2D(
             [],
@@ -208,7 +249,22 @@ def scatter_figure(
         )
         for i, problem in enumerate(problems)
     ]
-    # Figure legends (not axes artists) so the tight bounding box keeps both.
+    gammas = sorted(
+        {s.gamma for sc in scores_by_problem.values() for s in sc if s.gamma}
+    )
+    gamma_handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="o",
+            color="0.5",
+            markersize=np.sqrt(gamma_marker_size(g)),
+            label=f"γ={g}",
+        )
+        for g in gammas
+    ]
+    # Figure legends (not axes artists) so the tight bounding box keeps them.
     fig.legend(
         handles=method_handles,
         title="method",
@@ -225,10 +281,25 @@ def scatter_figure(
         bbox_to_anchor=(1.01, 0.0),
         bbox_transform=ax.transAxes,
     )
+    if gammas:
+        fig.legend(
+            handles=gamma_handles,
+            title="pool ratio",
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.27, 1.0),
+            bbox_transform=ax.transAxes,
+        )
     ax.grid(True, which="both", alpha=0.2)
     label_ratio_axis(ax.xaxis, ax.get_xlim())
     label_ratio_axis(ax.yaxis, ax.get_ylim())
     return save_figure(fig, folder / "nauc_vs_ndiv", formats)
+
+
+def gamma_marker_size(gamma: int | None) -> float:
+    """Scatter marker area (points²) growing with log γ; methods that ignore γ get
+    the smallest."""
+    return 14.0 + 22.0 * np.log2(gamma) if gamma else 14.0
 
 
 def label_ratio_axis(axis, limits: tuple[float, float]) -> None:
@@ -237,4 +308,6 @@ def label_ratio_axis(axis, limits: tuple[float, float]) -> None:
     if high / low <= 10:
         axis.set_major_locator(ticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]))
         axis.set_minor_formatter(ticker.NullFormatter())
+    else:  # plain minor labels (0.2, 0.3) rather than 2×10⁻¹
+        axis.set_minor_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.2g}"))
     axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))
