@@ -31,7 +31,7 @@ from jdal import (
     scoring,
 )
 from jdal.loop import RunResult
-from jdal.shell import flags, names, report, run, summary, sweep, timing
+from jdal.shell import flags, names, plots, report, run, summary, sweep, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -764,3 +764,20 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
     assert gsx[0] == "| 1" and gsx[2:6] == ["0.900", "0.800", "0.900", "2 of 2 |"]
     assert rows[3][2:5] == ["1.400", "0.600", "1.400"]  # qbc: worst is sine's γ 8
     assert rows[-1][0] == "| "  # references are not ranked
+
+
+def test_mse_curves_from_python_takes_run_results(fake_runs):
+    """The README's IPython plot: seed-batched RunResults, one curve per method,
+    each the seed mean."""
+    cfg = config.smoke(problem="sine", method="qbc", gamma=2, steps=3)
+    keys = loop.seed_keys([0, 1, 2])
+    result = jax.vmap(fake_runs(cfg))(keys)
+    random = jax.vmap(fake_runs(cfg.replace(method="random", gamma=None)))(keys)
+    fig = plots.mse_curves({"qbc": result, "random": random}, "sine, γ = 2")
+    ax = fig.axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["random (baseline)", "qbc"]  # random first, whatever the order
+    qbc_line = ax.get_lines()[1]
+    np.testing.assert_allclose(qbc_line.get_xdata(), np.asarray(result.n_labelled[0]))
+    np.testing.assert_allclose(qbc_line.get_ydata(), np.mean(result.mse, axis=0))
+    assert ax.get_ylabel() == "test MSE"  # a RunResult does not say its units

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,6 +14,7 @@ from matplotlib import ticker
 from matplotlib.lines import Line2D
 
 from jdal import acquisitions, metrics, results
+from jdal.loop import RunResult
 
 from .names import NO_GAMMA, gamma_key, method_groups, method_label, method_order
 
@@ -61,14 +62,55 @@ def save_figure(fig, stem: Path, formats: Sequence[str] = ("png",)) -> list[Path
     return paths
 
 
-def plot_mse_curves(ax, cells: Sequence[results.Cell], title: str) -> None:
+class Curve(NamedTuple):
+    """One method's MSE curve: n int[T+1], mse f[S, T+1] (per seed), whether the
+    method is an oracle reference, and whether the problem is a finite data set
+    (None: unknown)."""
+
+    n: np.ndarray
+    mse: np.ndarray
+    reference: bool
+    finite: bool | None
+
+
+def as_curve(method: str, run: results.Cell | RunResult) -> Curve:
+    """The curve of a loaded cell, or of a seed-batched `RunResult` (leaves [S, ...],
+    as `jax.vmap(make_run(cfg))` returns)."""
+    if isinstance(run, results.Cell):
+        arrays = run.arrays
+        finite = run.meta.get("finite_rows") is not None
+        return Curve(arrays["n_labelled"], arrays["mse"], run.reference, finite)
+    n = np.asarray(run.n_labelled)
+    mse = np.atleast_2d(np.asarray(run.mse))
+    found = acquisitions.ACQUISITIONS.get(method)
+    return Curve(
+        n.reshape(-1, n.shape[-1])[0], mse, bool(found and found.reference), None
+    )
+
+
+def mse_curves(
+    runs: Mapping[str, results.Cell | RunResult], title: str = "test MSE"
+) -> plt.Figure:
+    """A figure of test-MSE curves, one per method, from IPython: `runs` maps a
+    method to its seed-batched `RunResult` or its loaded `results.Cell`.
+
+        fig = mse_curves({"qbc": result, "random": random_result}, "robo, γ = 16")
+        fig.savefig("robo.png")
+
+    The shell draws its figures with the same function (`plot_mse_curves`).
+    """
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    plot_mse_curves(ax, {m: as_curve(m, run) for m, run in runs.items()}, title)
+    return fig
+
+
+def plot_mse_curves(ax, curves: Mapping[str, Curve], title: str) -> None:
     """Seed-mean test MSE against labelled-set size (log y), min-max band over seeds."""
-    by_method = {cell.method: cell for cell in cells}
-    n_seeds = max((len(cell.seeds) for cell in cells), default=0)
-    for method in method_order(by_method):
-        cell = by_method[method]
-        n, mse = cell.arrays["n_labelled"], cell.arrays["mse"].astype(np.float64)
-        style = method_style(method, cell.reference)
+    n_seeds = max((curve.mse.shape[0] for curve in curves.values()), default=0)
+    for method in method_order(curves):
+        curve = curves[method]
+        n, mse = curve.n, curve.mse.astype(np.float64)
+        style = method_style(method, curve.reference)
         ax.plot(
             n,
             mse.mean(axis=0),
@@ -79,20 +121,25 @@ def plot_mse_curves(ax, cells: Sequence[results.Cell], title: str) -> None:
             markevery=max(1, len(n) // 12),
             linewidth=2.0 if method == "random" else 1.5,
             zorder=3 if method == "random" else 2,
-            label=method_label(method, cell.reference),
+            label=method_label(method, curve.reference),
         )
         if mse.shape[0] > 1:
             ax.fill_between(n, mse.min(0), mse.max(0), color=style["color"], alpha=0.12)
     ax.set_yscale("log")
     ax.set_xlabel("labelled points n")
-    finite = any(cell.meta.get("finite_rows") is not None for cell in cells)
-    units = "targets scaled to [−1, 1]" if finite else "the oracle's output units"
-    ax.set_ylabel(f"test MSE ({units})")
+    finite = {curve.finite for curve in curves.values()}
+    units = {
+        True: " (targets scaled to [−1, 1])",
+        False: " (the oracle's output units)",
+    }
+    ax.set_ylabel(
+        "test MSE" + (units[finite.pop()] if finite in ({True}, {False}) else "")
+    )
     plain_log_ticks(ax.yaxis, ax.get_ylim())
     band = f"band: min-max over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
     ax.set_title(f"{title}\nline: seed mean, {band}", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    if len(by_method) > 6:
+    if len(curves) > 6:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(fontsize=8, loc="best")
@@ -122,7 +169,8 @@ def curves_figure(
     )
     for ax, (group, methods) in zip(axes[0], groups, strict=True):
         panel = f"{title}: {group}" if group else title
-        plot_mse_curves(ax, [by_method[m] for m in methods], panel)
+        curves = {m: as_curve(m, by_method[m]) for m in methods}
+        plot_mse_curves(ax, curves, panel)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     # Room for each panel's legend, which sits outside it on the right.
