@@ -24,7 +24,7 @@ N0 + T k labels) is the last bucket's final scan step, whose acquisition a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -312,14 +312,25 @@ def mean_prediction_mse(
 
 
 class Setup(NamedTuple):
-    """What one config binds: its problem, method (with resolved options), ensemble
-    (with the method's head or side model) and selection function."""
+    """What one config binds: the `Context` its method was made in (problem,
+    config, ensemble with the method's head or side model, resolved options), the
+    method, and its selection function."""
 
-    problem: Problem
+    context: Context
     method: Acquisition
-    options: dict
-    ensemble: Ensemble
     select: SelectFn
+
+    @property
+    def problem(self) -> Problem:
+        return self.context.problem
+
+    @property
+    def ensemble(self) -> Ensemble:
+        return self.context.ensemble
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        return self.context.options
 
 
 def setup(cfg: Config, problem: Problem | None = None) -> Setup:
@@ -351,8 +362,8 @@ def setup(cfg: Config, problem: Problem | None = None) -> Setup:
         head=None if method.make_head is None else method.make_head(*extras),
         side=None if method.make_side is None else method.make_side(*extras),
     )
-    select = method.make(Context(problem, cfg, ensemble, options))
-    return Setup(problem, method, options, ensemble, select)
+    context = Context(problem, cfg, ensemble, options)
+    return Setup(context, method, method.make(context))
 
 
 def make_run(cfg: Config, timed: bool = False) -> Callable[[jax.Array], RunResult]:
@@ -659,11 +670,12 @@ def _make_run(
 ) -> Callable[[jax.Array, jax.Array | int], RunResult]:
     """`run(key, n_candidates)`: pools of `cfg.pool_size` rows of which the first
     `n_candidates` (int32[], or an int) are candidates."""
-    problem, method, _, ensemble, select = setup(cfg)
+    parts = setup(cfg)
+    problem, method, ensemble = parts.problem, parts.method, parts.ensemble
     buckets = size_buckets(cfg)
     d, k = problem.dim_x, cfg.k
     source = make_source(problem, cfg)
-    propose = make_propose(cfg, method, select, source.pool)
+    propose = make_propose(cfg, method, parts.select, source.pool)
 
     def run(key: jax.Array, n_candidates: jax.Array | int) -> RunResult:
         keys = run_keys(key)

@@ -49,7 +49,8 @@ def make_step_parts(cfg: config.Config, step: int) -> StepParts:
     """The parts of AL step `step` (0 <= step < T) of `jdal.make_run(cfg)`."""
     if not 0 <= step < cfg.steps:
         raise ValueError(f"step {step} is not an AL step of 0..{cfg.steps - 1}")
-    problem, method, _, ensemble, select_fn = loop.setup(cfg)
+    parts = loop.setup(cfg)
+    problem, method, ensemble = parts.problem, parts.method, parts.ensemble
     capacity = loop.bucket_of_step(cfg, step).capacity
     d, n = problem.dim_x, cfg.n_initial + step * cfg.k
 
@@ -69,7 +70,7 @@ def make_step_parts(cfg: config.Config, step: int) -> StepParts:
     def select(key, pool_x, model_state, labelled_x, labelled_y) -> jax.Array:
         state = AcqState(labelled_x, labelled_y, jnp.asarray(n, jnp.int32), model_state)
         pool = None if pool_x is None else full_pool(pool_x)
-        return select_fn(key, pool, state, cfg.k)
+        return parts.select(key, pool, state, cfg.k)
 
     return StepParts(inputs, train, select)
 
