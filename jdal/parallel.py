@@ -187,13 +187,13 @@ class Runner:
             return 1
         return max(1, self.chunk_size // self.n_devices)
 
-    def _round_up(self, lanes: int) -> int:
-        return -(-lanes // self.n_devices) * self.n_devices
+    def _round_up(self, n_lanes: int) -> int:
+        return -(-n_lanes // self.n_devices) * self.n_devices
 
-    def _lower(self, args, lanes: int):
+    def _lower(self, args, n_lanes: int):
         shapes = [
             jax.ShapeDtypeStruct(
-                (lanes, *a.shape[1:]), a.dtype, sharding=self._sharding
+                (n_lanes, *a.shape[1:]), a.dtype, sharding=self._sharding
             )
             for a in args
         ]
@@ -206,43 +206,47 @@ class Runner:
 
     def _compile(self, *args: jax.Array) -> None:
         n_runs = args[0].shape[0]
-        lanes = self._round_up(min(n_runs, self.chunk_size or n_runs))
-        compiled, used = self._lower(args, lanes)
+        n_lanes = self._round_up(min(n_runs, self.chunk_size or n_runs))
+        compiled, used = self._lower(args, n_lanes)
         if (
             self.chunk_size is None
             and self.memory_budget is not None
             and used is not None
             and used > self.memory_budget
-            and lanes > self.n_devices
+            and n_lanes > self.n_devices
         ):
             # Memory is about linear in the lanes: one recompile at the size that fits.
-            per_lane = used / lanes
+            per_lane = used / n_lanes
             fitting = int(self.memory_budget // per_lane) // self.n_devices
-            lanes = max(1, fitting) * self.n_devices
-            compiled, used = self._lower(args, lanes)
+            n_lanes = max(1, fitting) * self.n_devices
+            compiled, used = self._lower(args, n_lanes)
         budget = self.memory_budget
         if budget is not None and used is not None and used > budget:
             raise RunTooLargeError(
                 f"one run needs about {used / 2**30:.1f} GiB per device (XLA's "
-                f"estimate for {lanes} lane(s)) but the budget is "
+                f"estimate for {n_lanes} lane(s)) but the budget is "
                 f"{budget / 2**30:.1f} GiB: lower the sizes of {self.what}"
             )
-        self._compiled, self._compiled_lanes, self.program_bytes = compiled, lanes, used
-        self.chunk_size = lanes
+        self._compiled, self._compiled_lanes, self.program_bytes = (
+            compiled,
+            n_lanes,
+            used,
+        )
+        self.chunk_size = n_lanes
 
     def __call__(self, *args: jax.Array) -> RunResult:
         """RunResult with leaves [R, ...] for lane arguments with leading axis R."""
         n_runs = args[0].shape[0]
         if self._compiled is None:
             self._compile(*args)
-        lanes = self._compiled_lanes
+        n_lanes = self._compiled_lanes
         outputs = []
-        for start in range(0, n_runs, lanes):
-            chunk = [a[start : start + lanes] for a in args]
+        for start in range(0, n_runs, n_lanes):
+            chunk = [a[start : start + n_lanes] for a in args]
             size = chunk[0].shape[0]
-            if size < lanes:  # pad with copies of the first lane; dropped below
+            if size < n_lanes:  # pad with copies of the first lane; dropped below
                 chunk = [
-                    jnp.concatenate([c, jnp.repeat(c[:1], lanes - size, axis=0)])
+                    jnp.concatenate([c, jnp.repeat(c[:1], n_lanes - size, axis=0)])
                     for c in chunk
                 ]
             if self._sharding is not None:
