@@ -95,9 +95,21 @@ class Config:
         """Labelled-set size after the last acquisition, N0 + T k."""
         return self.n_initial + self.steps * self.k
 
-    def option(self, name: str, default: OptionValue) -> OptionValue:
-        """The value of option "<method>.<option>" `name`, or `default`."""
-        return dict(self.options).get(name, default)
+    def option(self, name: str) -> OptionValue:
+        """The value of option "<method>.<option>" `name`: the one in `options`,
+        else the default the method declares (ValueError for an unknown one)."""
+        if name in dict(self.options):
+            return dict(self.options)[name]
+        from jdal import acquisitions  # it imports this module
+
+        method, _, option = name.partition(".")
+        declared = acquisitions.get(method).options
+        if option not in declared:
+            raise ValueError(
+                f"{name} is not an option of {method!r}; its options: "
+                + ", ".join(f"{method}.{o}" for o in declared)
+            )
+        return declared[option].default
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

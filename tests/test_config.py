@@ -111,7 +111,11 @@ def test_method_options_are_checked_by_name_and_value(options, match):
 def test_options_are_sorted_pairs_and_part_of_the_hash():
     cfg = config.smoke(options={"naqbc.steps": 5, "bald.passes": 7})
     assert cfg.options == (("bald.passes", 7), ("naqbc.steps", 5))
-    assert cfg.option("bald.passes", 25) == 7 and cfg.option("ll.margin", 1.0) == 1.0
+    # Set, else the method's declared default.
+    assert cfg.option("bald.passes") == 7
+    assert cfg.option("ll.margin") == acquisitions.get("ll").options["margin"].default
+    with pytest.raises(ValueError, match="bald.nope is not an option of 'bald'"):
+        cfg.option("bald.nope")
     assert cfg.hash() != cfg.with_options(**{"bald.passes": 8}).hash()
     assert cfg.to_dict()["options"] == {"bald.passes": 7, "naqbc.steps": 5}
     assert hash(cfg) == hash(config.smoke(options={"bald.passes": 7, "naqbc.steps": 5}))

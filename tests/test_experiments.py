@@ -283,7 +283,7 @@ def test_set_method_option_reaches_every_cell_config_and_hash(tmp_path, fake_run
     assert sweep.main([*argv, "--out", str(tmp_path), "--set", "bald.passes=50"]) == 0
     assert {c.method for c in fake_runs.made} == {"random", "bald"}
     for cfg in fake_runs.made:  # random's too, so the cells stay comparable
-        assert cfg.option("bald.passes", None) == 50
+        assert cfg.option("bald.passes") == 50
         assert cfg.hash() != cfg.with_options(**{"bald.passes": 25}).hash()
     for cell in results.load(tmp_path):
         assert cell.config["options"]["bald.passes"] == 50
