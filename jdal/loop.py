@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import einops
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -763,8 +764,7 @@ def _make_run(
 
 def clock_stamps(started: jax.Array, steps: tuple[jax.Array, jax.Array]) -> jax.Array:
     """uint32[2T + 3, 2]: the start stamp, then each step's (trained, done) pair."""
-    trained, done = steps
-    pairs = jnp.stack([trained, done], axis=1).reshape(-1, 2)
+    pairs = einops.rearrange(jnp.stack(steps), "part t c -> (t part) c")
     return jnp.concatenate([started[None], pairs])
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+import einops
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -286,5 +287,10 @@ class GridRunner(Runner):
 
     def __call__(self, keys: jax.Array) -> RunResult:
         out = super().__call__(*self.lane_args(keys))
-        shape = (len(self.gammas), keys.shape[0])
-        return jax.tree.map(lambda leaf: leaf.reshape(shape + leaf.shape[1:]), out)
+        # The run axis is γ-major: split it back into [γ, seed].
+        return jax.tree.map(
+            lambda leaf: einops.rearrange(
+                leaf, "(g s) ... -> g s ...", g=len(self.gammas)
+            ),
+            out,
+        )
