@@ -3,8 +3,9 @@
     python benchmarks/gamma_grid.py --problem robo --method qbc --preset smoke
     python benchmarks/gamma_grid.py --problem robo --method gsx --preset paper --steps 2
 
-Times, in one process: (a) every γ as its own compiled call (`jdal.parallel.Runner`),
-(b) the whole grid as one (`jdal.parallel.GridRunner`); compile and run apart. Also
+Times, in one process: (a) the whole grid as one compiled call
+(`jdal.parallel.GridRunner`), (b) every γ as its own (`device/gamma_grid.py`'s
+`separate_call`, the device suite's measure); compile and run apart. Also
 compares what they compute: the largest relative MSE difference and how many runs
 and steps picked the same batches (float rounding differs between batch shapes and
 can flip a near-tied pick, after which that run differs). Results go to
@@ -22,11 +23,12 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from device.gamma_grid import compare_grid, separate_call
 
 import jdal
 from jdal import config as jconfig
 from jdal import results
-from jdal.parallel import GridRunner, Runner
+from jdal.parallel import GridRunner
 
 
 def timed(fn):
@@ -59,32 +61,27 @@ def main(argv=None) -> None:
         cfg = cfg.replace(steps=args.steps)
     keys = jdal.seed_keys(range(args.seeds))
 
-    separate = {"compile_s": 0.0, "run_s": 0.0}
-    curves, picks = [], []
-    for gamma in gammas:
-        runner = Runner(jdal.make_run(cfg.replace(gamma=gamma)), lanes=args.lanes)
-        _, seconds = timed(lambda runner=runner: runner.compile(keys))
-        separate["compile_s"] += seconds
-        out, seconds = timed(lambda runner=runner: runner(keys))
-        separate["run_s"] += seconds
-        curves.append(np.asarray(out.mse))
-        picks.append(np.sort(np.asarray(out.picked_x), axis=2))
-
+    # The grid first: each γ alone is then compared with the grid's runs of it, by
+    # the device suite's own measure (device/gamma_grid.py).
     grid = GridRunner(cfg, gammas, lanes=args.lanes)
     _, grid_compile = timed(lambda: grid.compile(keys))
     out, grid_run = timed(lambda: grid(keys))
     grid_mse = np.asarray(out.mse)
     grid_picks = np.sort(np.asarray(out.picked_x), axis=3)
-    rel = max(
-        float(np.max(np.abs(grid_mse[i] - curves[i]) / curves[i]))
-        for i in range(len(gammas))
-    )
-    # Per (γ, seed, step): did both pick the same batch? Rounding differs between
-    # batch shapes (as between 1 and 5 vmapped seeds) and can flip a near-tied
-    # pick, after which that run goes its own way.
-    same = np.stack(
-        [np.all(grid_picks[i] == picks[i], axis=(2, 3)) for i in range(len(gammas))]
-    )
+    entry = {
+        "gammas": gammas,
+        "seeds": args.seeds,
+        "grid": {"compile_s": grid_compile, "run_s": grid_run},
+        "separate": [
+            separate_call(cfg, gamma, keys, args.lanes, grid_mse[i], grid_picks[i])
+            for i, gamma in enumerate(gammas)
+        ],
+    }
+    comparison = compare_grid(entry)
+    separate = {
+        "compile_s": comparison["separate_compile_s"],
+        "run_s": comparison["separate_run_s"],
+    }
 
     report = dict(
         compilation_cache=None if compile_cache is None else str(compile_cache),
@@ -102,14 +99,16 @@ def main(argv=None) -> None:
             chunk_size=grid.chunk_size,
             program_bytes=grid.program_bytes,
         ),
-        compile_ratio_grid_over_separate=grid_compile / separate["compile_s"],
-        run_ratio_grid_over_separate=grid_run / separate["run_s"],
-        total_ratio_grid_over_separate=(grid_compile + grid_run)
-        / (separate["compile_s"] + separate["run_s"]),
-        max_relative_mse_difference=rel,
-        fraction_of_steps_with_same_picks=float(same.mean()),
-        runs_with_all_picks_the_same=int(np.all(same, axis=2).sum()),
-        runs=int(same.shape[0] * same.shape[1]),
+        compile_ratio_grid_over_separate=comparison["compile_ratio_grid_over_separate"],
+        run_ratio_grid_over_separate=comparison["run_ratio_grid_over_separate"],
+        total_ratio_grid_over_separate=comparison["total_ratio_grid_over_separate"],
+        max_relative_mse_difference=comparison["max_relative_mse_difference"],
+        fraction_of_steps_with_same_picks=comparison[
+            "fraction_of_steps_with_same_picks"
+        ],
+        runs_with_all_picks_the_same=comparison["runs_with_all_picks_the_same"],
+        runs=comparison["runs_compared"],
+        per_gamma=entry["separate"],
         device_kind=jax.devices()[0].device_kind,
         n_devices=jax.device_count(),
         host=platform.node(),
