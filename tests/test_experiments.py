@@ -781,3 +781,20 @@ def test_mse_curves_from_python_takes_run_results(fake_runs):
     np.testing.assert_allclose(qbc_line.get_xdata(), np.asarray(result.n_labelled[0]))
     np.testing.assert_allclose(qbc_line.get_ydata(), np.mean(result.mse, axis=0))
     assert ax.get_ylabel() == "test MSE"  # a RunResult does not say its units
+
+
+def test_readme_run_example_lists_every_registered_method():
+    """The README prints run.py's smoke table; its method rows must be the
+    registry's methods in the table's order (regenerate the example when not)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("robo, γ = 16, preset smoke:", 1)[1].split("```", 1)[0]
+    lines = block.splitlines()[3:]  # after the header line, devices, column names
+    labels = [
+        line.split("  ")[0].strip()
+        for line in lines
+        if line and not line.startswith(("-", "nAUC:", "cells:"))
+    ]
+    expected = [
+        names.method_label(m) for m in names.method_order(acquisitions.names())
+    ]
+    assert labels == expected
