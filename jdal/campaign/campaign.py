@@ -37,6 +37,7 @@ from jdal.campaign.store import CampaignError
 from jdal.config import Config, preset
 from jdal.metrics import nearest_distance
 from jdal.problems import Problem
+from jdal.problems.user_data import first_not_finite
 from jdal.problems.user_oracle import default_model
 
 # Defaults from jdal's robustness tables (docs/campaigns.md, "Defaults"): bait is
@@ -590,9 +591,8 @@ class Campaign:
                 f"{len(self.y_names)} ({', '.join(self.y_names)})"
             )
         for name, values in (("x", x), ("y", y)):
-            bad = np.argwhere(~np.isfinite(values))
-            if bad.size:
-                i, j = bad[0]
+            if (bad := first_not_finite(values)) is not None:
+                i, j = bad
                 raise CampaignError(
                     f"tell: {name} row {i}, column {j} is {values[i, j]} (not "
                     "finite); nothing was stored"

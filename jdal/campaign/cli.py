@@ -18,9 +18,7 @@ stays consistent).
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import io
 import math
 import shlex
 import sys
@@ -432,14 +430,14 @@ def run_ask(args: argparse.Namespace) -> int:
         ids = candidate_ids(c, x)
         x = c.candidates[ids]  # the table's own values, which tell matches exactly
         header = [ID, *header]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    for i, row in enumerate(x):
-        first = [] if ids is None else [str(ids[i])]
-        writer.writerow(first + [store.number(v) for v in row] + [""] * len(outputs))
+    rows = (
+        ([] if ids is None else [str(ids[i])])
+        + [store.number(v) for v in row]
+        + [""] * len(outputs)
+        for i, row in enumerate(x)
+    )
     out = Path(args.out or f"batch_{number}.csv")
-    content = text.getvalue().encode()
+    content = store.csv_bytes(header, rows)
     if out.exists() and not args.force and out.read_bytes() != content:
         raise CampaignError(
             f"{out} exists and differs from this batch (labels filled in?); tell it "
@@ -555,27 +553,18 @@ def run_tell(args: argparse.Namespace) -> int:
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(line number, fields)]) of a CSV file with a header; blank rows
     (every field empty, as spreadsheets add) are left out."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise CampaignError(f"{path}: cannot read ({reason})") from None
-    reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows = []
-    for fields in reader:
-        fields = [field.strip() for field in fields]
-        if not any(fields):
-            continue
+    for line, fields in store.text_rows(path):
         if header is None:
             header = fields
             continue
         if len(fields) > len(header):
             raise CampaignError(
-                f"{path} line {reader.line_num}: {len(fields)} fields, the header "
+                f"{path} line {line}: {len(fields)} fields, the header "
                 f"has {len(header)}"
             )
-        rows.append((reader.line_num, fields + [""] * (len(header) - len(fields))))
+        rows.append((line, fields + [""] * (len(header) - len(fields))))
     if header is None:
         raise CampaignError(f"{path}: the file is empty")
     twice = sorted({name for name in header if name and header.count(name) > 1})
@@ -775,18 +764,16 @@ def run_predict(args: argparse.Namespace) -> int:
     columns = [*c.x_names]
     for name in names:
         columns += [f"{name}_mean", f"{name}_spread"]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
     keep_id = ID in header
-    writer.writerow([ID, *columns] if keep_id else columns)
+    lines = []
     for i, (_, fields) in enumerate(rows):
         row = [fields[header.index(ID)]] if keep_id else []
         row += [store.number(v) for v in x[i]]
         for j in range(len(names)):
             row += [store.number(mean[i, j]), store.number(spread[i, j])]
-        writer.writerow(row)
+        lines.append(row)
     out = Path(args.out)
-    content = text.getvalue().encode()
+    content = store.csv_bytes([ID, *columns] if keep_id else columns, lines)
     atomic_write(out, lambda file: file.write(content))
     print(
         f"wrote the predictions at {len(rows)} points of {path} to {out} "

@@ -25,7 +25,7 @@ import fcntl
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,28 +70,51 @@ def number(value: float) -> str:
     return repr(float(value))
 
 
-def write_table(path: Path, header: Sequence[str], rows: np.ndarray) -> None:
-    """Writes rows f64[n, c] under `header` as CSV, atomically; integer-valued
-    leading id/batch columns print as integers."""
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+    """The CSV text (UTF-8, "\\n" line ends) of `header` and text `rows`: what every
+    CSV file of a campaign, and every file the command line writes, is made of."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def text_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields stripped of spaces) of every row of a CSV file that is
+    not blank (spreadsheets add rows of empty fields, and a UTF-8 byte-order mark,
+    which is skipped); CampaignError when the file cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise CampaignError(f"{path}: cannot read ({reason})") from None
+    reader = csv.reader(io.StringIO(text))
+    rows = []
+    for fields in reader:
+        fields = [field.strip() for field in fields]
+        if any(fields):
+            rows.append((reader.line_num, fields))
+    return rows
+
+
+def write_table(path: Path, header: Sequence[str], rows: np.ndarray) -> None:
+    """Writes rows f64[n, c] under `header` as CSV, atomically; integer-valued
+    leading id/batch columns print as integers."""
     counters = [name in ("id", "batch") for name in header]
-    for row in np.asarray(rows, np.float64):
-        fields = zip(counters, row, strict=True)
-        writer.writerow([str(int(v)) if c else number(v) for c, v in fields])
-    atomic_write(path, lambda file: file.write(text.getvalue().encode()))
+    lines = (
+        [str(int(v)) if c else number(v) for c, v in zip(counters, row, strict=True)]
+        for row in np.asarray(rows, np.float64)
+    )
+    content = csv_bytes(header, lines)
+    atomic_write(path, lambda file: file.write(content))
 
 
 def read_csv(path: Path) -> tuple[list[str] | None, np.ndarray]:
     """(header or None, f64[n, c]) of a comma-separated file of numbers; the first
     line is a header when none of its fields is a number. CampaignError naming
     the file, line and column on anything else."""
-    try:
-        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as error:
-        raise CampaignError(f"{path}: cannot read ({error})") from None
-    rows = [[field.strip() for field in row] for row in csv.reader(lines)]
+    rows = [fields for _, fields in text_rows(path)]
     if not rows:
         raise CampaignError(f"{path}: the file is empty")
     header = None if any(is_number(field) for field in rows[0]) else rows[0]
@@ -104,11 +127,7 @@ def read_table(
     """f64[n, c] from a CSV written by `write_table` with exactly `header`;
     CampaignError naming the file, line and column otherwise (and on a value
     that is not finite, unless `allow_nan`)."""
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise CampaignError(f"{path}: cannot read ({error})") from None
-    rows = list(csv.reader(lines))
+    rows = [fields for _, fields in text_rows(path)]
     if not rows or rows[0] != list(header):
         found = rows[0] if rows else "nothing"
         raise CampaignError(

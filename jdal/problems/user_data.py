@@ -53,6 +53,13 @@ def _min_max(values: np.ndarray, names: Sequence[str], where: str, kind: str):
     return scaled.astype(np.float32), low, high
 
 
+def first_not_finite(array: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first entry of f[N, c] that is not finite, or None:
+    what user tables and a campaign's told labels are refused for."""
+    bad = np.argwhere(~np.isfinite(array))
+    return None if bad.size == 0 else (int(bad[0][0]), int(bad[0][1]))
+
+
 def _as_rows(values, key: str, where: str) -> np.ndarray:
     """f64[N, c] from an array of rows (1-D means one column); ValueError naming the
     first non-numeric or non-finite entry by row and column (0-based)."""
@@ -76,9 +83,8 @@ def _as_rows(values, key: str, where: str) -> np.ndarray:
                     ) from None
             raise
     array = array.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(array))
-    if bad.size:
-        i, j = bad[0]
+    if (bad := first_not_finite(array)) is not None:
+        i, j = bad
         raise ValueError(
             f"{where}: {key} row {i}, column {j} is {array[i, j]} (not finite); "
             "remove or fill that row"
