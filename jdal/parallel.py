@@ -28,8 +28,12 @@ but XLA rounds a program of 30 lanes differently from one of 5, and active learn
 can amplify that into different picks. `lanes="map"` runs the lanes one after
 another (`lax.map`), each with exactly the single-run program: a run's numbers are
 then bit-for-bit those of the run alone, whichever other runs share the call
-(tested). `"auto"` (default) is map on a single CPU device, where it was measured
-no slower (README, Benchmarks), and vmap otherwise.
+(tested). That holds on one device: sharded over several, the partitioned
+program is compiled anew and need not round as the single-device one does (measured
+2026-11-30: sine quick qbc, γ 2, 8, 32, 3 seeds, map lanes on 2 CPU host devices
+against 1: the picks diverged and the test MSE moved by up to 0.04; the run was
+also 1.3x slower on the 2-core machine). `"auto"` (default) is map on a single CPU
+device, where it was measured no slower (README, Benchmarks), and vmap otherwise.
 
 Multi-host (a TPU slice or several GPU hosts): call `jax.distributed.initialize()`
 first on every host and give each host its own slice of the work; each host then
