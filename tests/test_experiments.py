@@ -794,7 +794,5 @@ def test_readme_run_example_lists_every_registered_method():
         for line in lines
         if line and not line.startswith(("-", "nAUC:", "cells:"))
     ]
-    expected = [
-        names.method_label(m) for m in names.method_order(acquisitions.names())
-    ]
+    expected = [names.method_label(m) for m in names.method_order(acquisitions.names())]
     assert labels == expected
