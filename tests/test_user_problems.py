@@ -474,7 +474,9 @@ def test_every_pool_method_labels_distinct_unused_rows(finite, method):
 def test_labels_are_the_data_and_pools_shrink(finite):
     problem, out, records = finite
     data_x, data_y = np.asarray(problem.data.x), np.asarray(problem.data.y)
-    cfg = finite_config(problem.name, PROBE)
+    # The probe is registered only while its program is built: read the sizes
+    # from a pool method's config, which are the probe's.
+    cfg = finite_config(problem.name, "gsx")
     test, initial, _ = loop.finite_split(
         jax.random.fold_in(jax.random.key(0), 1), problem.data, N_TEST, cfg.n_initial
     )
