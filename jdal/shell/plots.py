@@ -312,32 +312,23 @@ def scatter_figure(
         )
         for g in gammas
     ]
-    # Figure legends (not axes artists) so the tight bounding box keeps them.
-    fig.legend(
-        handles=method_handles,
-        title="method",
-        fontsize=7,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        bbox_transform=ax.transAxes,
-    )
-    fig.legend(
-        handles=problem_handles,
-        title="problem",
-        fontsize=7,
-        loc="lower left",
-        bbox_to_anchor=(1.01, 0.0),
-        bbox_transform=ax.transAxes,
-    )
-    if gammas:
-        fig.legend(
-            handles=gamma_handles,
-            title="pool ratio",
-            fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(1.27, 1.0),
-            bbox_transform=ax.transAxes,
-        )
+    # Figure legends (not axes artists) so the tight bounding box keeps them; each
+    # is placed in the axes' coordinates, right of the plot.
+    legends = [
+        (method_handles, "method", "upper left", (1.01, 1.0)),
+        (problem_handles, "problem", "lower left", (1.01, 0.0)),
+        (gamma_handles, "pool ratio", "upper left", (1.27, 1.0)),
+    ]
+    for handles, title, loc, anchor in legends:
+        if handles:
+            fig.legend(
+                handles=handles,
+                title=title,
+                fontsize=7,
+                loc=loc,
+                bbox_to_anchor=anchor,
+                bbox_transform=ax.transAxes,
+            )
     ax.grid(True, which="both", alpha=0.2)
     label_ratio_axis(ax.xaxis, ax.get_xlim())
     label_ratio_axis(ax.yaxis, ax.get_ylim())
