@@ -62,13 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    init = commands.add_parser(
+    def command(name, run, help, description, takes_file=False):
+        """A subcommand on a campaign FOLDER (and a FILE.csv), run by `run`."""
+        sub = commands.add_parser(name, help=help, description=description)
+        sub.add_argument("folder", metavar="FOLDER")
+        if takes_file:
+            sub.add_argument("file", metavar="FILE.csv")
+        sub.set_defaults(run=run)
+        return sub
+
+    init = command(
         "init",
+        run_init,
         help="create a campaign folder",
         description="Create a campaign in FOLDER: the inputs' box, a table of "
         "candidate inputs, or a built-in problem's box and model.",
     )
-    init.add_argument("folder", metavar="FOLDER")
     space = init.add_mutually_exclusive_group(required=True)
     space.add_argument(
         "--box",
@@ -157,15 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a method option, e.g. --option bald.passes=5 (repeatable)",
     )
-    init.set_defaults(run=run_init)
 
-    ask = commands.add_parser(
+    ask = command(
         "ask",
+        run_ask,
         help="write the next batch to label as CSV",
         description="Write the batch to label as CSV, with empty output columns "
         "to fill in (the same batch until it is told).",
     )
-    ask.add_argument("folder", metavar="FOLDER")
     ask.add_argument(
         "--out",
         metavar="FILE.csv",
@@ -177,51 +185,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="overwrite FILE.csv even when it differs from the batch (it may "
         "hold labels you filled in)",
     )
-    ask.set_defaults(run=run_ask)
 
-    tell = commands.add_parser(
+    tell = command(
         "tell",
+        run_tell,
         help="add labelled rows from a CSV file and retrain",
         description="Add the labelled rows of FILE.csv (the input and output "
         "columns by their header names) and retrain.",
+        takes_file=True,
     )
-    tell.add_argument("folder", metavar="FOLDER")
-    tell.add_argument("file", metavar="FILE.csv")
     tell.add_argument(
         "--allow-extra",
         action="store_true",
         help="accept rows that were not asked, as ordinary labelled rows",
     )
-    tell.set_defaults(run=run_tell)
 
-    status = commands.add_parser(
+    status = command(
         "status",
+        run_status,
         help="print the log of every training",
         description="Print the log of every training and the pending batch.",
     )
-    status.add_argument("folder", metavar="FOLDER")
     status.add_argument(
         "--plot",
         metavar="FILE.png",
         help="also plot train MSE and mean spread against the labels",
     )
-    status.set_defaults(run=run_status)
 
-    predict = commands.add_parser(
+    predict = command(
         "predict",
+        run_predict,
         help="predict at the inputs of a CSV file",
         description="Write the ensemble's mean and spread (the members' standard "
         "deviation) at the inputs of FILE.csv.",
+        takes_file=True,
     )
-    predict.add_argument("folder", metavar="FOLDER")
-    predict.add_argument("file", metavar="FILE.csv")
     predict.add_argument(
         "--out",
         default="predictions.csv",
         metavar="FILE.csv",
         help="where to write them (default predictions.csv)",
     )
-    predict.set_defaults(run=run_predict)
     return parser
 
 
