@@ -75,7 +75,9 @@ def main(argv=None) -> int:
     for method in args.methods.split(","):
         gammas = [None] if method == "random" else map(int, args.gammas.split(","))
         for gamma in gammas:
-            cfg = config.preset(
+            # A simulator JAX cannot trace: no registered problem, so the preset's
+            # sizes with its names unchecked (`labeller_run` binds the problem).
+            cfg = config.sized(
                 args.preset,
                 problem="projectile",
                 method=method,

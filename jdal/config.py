@@ -177,9 +177,31 @@ class Config:
         return self
 
 
+# What each preset changes (sizes only); `paper` is the protocol as it is.
+PRESET_SIZES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "quick": dict(
+        steps=15,
+        train_steps=200,
+        n_members=5,
+        max_width=64,
+        n_test=1000,
+        options={"naqbc.steps": 400},
+    ),
+    "smoke": dict(
+        steps=3,
+        train_steps=50,
+        n_members=3,
+        max_width=32,
+        n_test=256,
+        options={"naqbc.steps": 100, "bald.passes": 5},
+    ),
+}
+
+
 def paper(**changes: Any) -> Config:
     """The protocol exactly: N0 80, k 40, T 50, 4000 test points, 500 steps."""
-    return _known(Config(**changes))
+    return _known(sized("paper", **changes))
 
 
 def quick(**changes: Any) -> Config:
@@ -187,15 +209,13 @@ def quick(**changes: Any) -> Config:
 
     NA-QBC's ascent steps scale with the gradient steps (1000 x 200 / 500 = 400).
     """
-    base = dict(
-        steps=15,
-        train_steps=200,
-        n_members=5,
-        max_width=64,
-        n_test=1000,
-        options={"naqbc.steps": 400},
-    )
-    return _sized(base, changes)
+    return _known(sized("quick", **changes))
+
+
+def smoke(**changes: Any) -> Config:
+    """Seconds-sized, for tests and a first look: 3 steps, 50 gradient steps
+    (NA-QBC: 1000 x 50 / 500 = 100 ascent steps)."""
+    return _known(sized("smoke", **changes))
 
 
 def option_pairs(options: Any) -> OptionPairs:
@@ -204,11 +224,16 @@ def option_pairs(options: Any) -> OptionPairs:
     return tuple(sorted(tuple(pair) for pair in pairs))
 
 
-def _sized(base: dict[str, Any], changes: dict[str, Any]) -> Config:
-    """Config of a size preset: `changes` win, and their options add to the base's."""
-    options = dict(option_pairs(base.pop("options")))
+def sized(name: str, **changes: Any) -> Config:
+    """The config of preset `name` with `changes` (which win; their options add to
+    the preset's), its names not checked: for a problem bound apart, such as a
+    campaign's (`loop.setup(cfg, problem)`), which no registry holds. `preset`
+    and the preset functions check them."""
+    _check_preset(name)
+    base = dict(PRESET_SIZES[name])
+    options = dict(option_pairs(base.pop("options", ())))
     options.update(option_pairs(changes.pop("options", ())))
-    return _known(Config(**{**base, **changes, "options": options}))
+    return Config(**{**base, **changes, "options": options})
 
 
 def _known(cfg: Config) -> Config:
@@ -223,27 +248,17 @@ def _known(cfg: Config) -> Config:
     return cfg
 
 
-def smoke(**changes: Any) -> Config:
-    """Seconds-sized, for tests and a first look: 3 steps, 50 gradient steps
-    (NA-QBC: 1000 x 50 / 500 = 100 ascent steps)."""
-    base = dict(
-        steps=3,
-        train_steps=50,
-        n_members=3,
-        max_width=32,
-        n_test=256,
-        options={"naqbc.steps": 100, "bald.passes": 5},
-    )
-    return _sized(base, changes)
-
-
 PRESETS = {"paper": paper, "quick": quick, "smoke": smoke}
+
+
+def _check_preset(name: str) -> None:
+    if name not in PRESET_SIZES:
+        raise ValueError(
+            f"unknown preset {name!r}; valid presets: {', '.join(PRESET_SIZES)}"
+        )
 
 
 def preset(name: str, **changes: Any) -> Config:
     """Returns the named preset with `changes` applied; lists presets on a miss."""
-    if name not in PRESETS:
-        raise ValueError(
-            f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}"
-        )
+    _check_preset(name)
     return PRESETS[name](**changes)

@@ -339,7 +339,7 @@ def test_labeller_run_gives_a_run_record(tmp_path):
     assert projectile.flight_range(v0, angle, 0.0) == pytest.approx(exact, rel=1e-6)
     assert projectile.flight_range(v0, angle, 0.02) < exact  # drag shortens it
 
-    cfg = config.smoke(problem="projectile", method="gsx", gamma=2, steps=2,
+    cfg = config.sized("smoke", problem="projectile", method="gsx", gamma=2, steps=2,
                        train_steps=5, n_members=2, n_initial=6, k=3)  # fmt: skip
     test_x = np.random.default_rng(0).uniform(projectile.LOWER, projectile.UPPER,
                                               size=(16, 3))  # fmt: skip

@@ -34,7 +34,7 @@ from jdal.campaign.engine import (
     state_leaves,
 )
 from jdal.campaign.store import CampaignError
-from jdal.config import Config, preset
+from jdal.config import Config, sized
 from jdal.metrics import nearest_distance
 from jdal.problems import Problem
 from jdal.problems.user_data import first_not_finite
@@ -181,7 +181,8 @@ class Campaign:
         if len(x_names) != d:
             raise CampaignError(f"x_names: {len(x_names)} names for {d} inputs")
         n_initial = 2 * k if n_initial is None else n_initial
-        cfg = preset(
+        # The campaign's problem is bound apart (`Engine`), never registered.
+        cfg = sized(
             preset_name,
             problem="campaign",
             method=method,
