@@ -191,9 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             kind = slug(jax.devices()[0].device_kind)
             args.out = str(ROOT / "results" / f"paper_{kind}")
-    suite = Suite(args, sizes)
+    suite = Suite(args, sizes, render=lambda report: report_markdown(report, PARTS))
     selected = [part for part in PARTS if part.name in args.parts]
-    suite.render = lambda report: report_markdown(report, PARTS)
     log(f"device suite on {suite.report['device']}; budget {args.budget:.0f} s")
     log(f"report: {suite.json_path} and {suite.md_path}; cells: {args.out}")
     code = run_parts(suite, selected, args.budget)

@@ -260,5 +260,4 @@ def _check_preset(name: str) -> None:
 
 def preset(name: str, **changes: Any) -> Config:
     """Returns the named preset with `changes` applied; lists presets on a miss."""
-    _check_preset(name)
-    return PRESETS[name](**changes)
+    return _known(sized(name, **changes))

@@ -184,7 +184,13 @@ class Part(NamedTuple):
 class Suite:
     """The report being built, and what the parts share."""
 
-    def __init__(self, args: argparse.Namespace, sizes: Sizes):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        sizes: Sizes,
+        render: Callable[[dict[str, Any]], list[str]],
+    ):
+        """`render(report)`: the report's Markdown lines, rewritten by `save`."""
         self.args = args
         self.sizes = sizes
         self.keys = jdal.seed_keys(range(sizes.seeds))
@@ -226,7 +232,7 @@ class Suite:
             "parts": {},
         }
         self.start = STARTED
-        self.render: Callable[[dict[str, Any]], list[str]] = lambda report: []
+        self.render = render
         self._keep_earlier_parts()
 
     def _keep_earlier_parts(self) -> None:

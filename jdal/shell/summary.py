@@ -109,6 +109,7 @@ def problem_lines(
     scores: Sequence[metrics.Score],
     naucs: dict[str, dict[int | None, float]],
     robust: set[str],
+    reference_methods: set[str],
 ) -> list[str]:
     """The section of one problem: sizes, capped pools, nAUC and nDiv tables, the
     robust methods and the seconds per AL step."""
@@ -137,7 +138,6 @@ def problem_lines(
     lines += gamma_table(scores, lambda s: f"{s.ndiv:.3f}") + [""]
 
     methods = method_order(naucs)
-    reference_methods = references({problem: list(scores)})
     ordered = [m for m in methods if m in robust and m not in reference_methods]
     robust_reference = sorted(robust & reference_methods)
     lines.append(
@@ -193,6 +193,7 @@ def summary_lines(out, scored: Scored) -> list[str]:
             scores,
             grid[problem],
             robust_by_problem[problem],
+            reference_methods,
         )
 
     lines += ["## All problems", ""]
