@@ -173,7 +173,7 @@ def test_ccpp_ranges_are_the_published_ones():
 def test_names_are_still_the_studys_eight_and_the_measured_apart():
     assert problems.names() == STUDY == list(problems.STUDY)
     assert problems.measured_names() == MEASURED == list(problems.MEASURED)
-    assert problems.BUILT_IN == (*STUDY, *MEASURED)
+    assert problems.BUILT_IN == (*STUDY, *MEASURED, *problems.PDE)
     assert all(name in problems.PROBLEMS for name in MEASURED)
 
 
@@ -197,12 +197,13 @@ def test_import_jdal_reads_no_data():
     """The data sets are read only when a measured problem is first asked for."""
     code = (
         "import sys, jdal; jdal.problems.names(); jdal.problems.measured_names(); "
-        "print('jdal.problems.measured' in sys.modules)"
+        "jdal.problems.pde_names(); "
+        "print('jdal.problems.measured' in sys.modules, 'exponax' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
 
 
 # ---------------------------------------------------------------------------

@@ -5,11 +5,14 @@
 >>> problem.oracle(jnp.zeros(4))          # f32[4] -> f32[2]
 >>> jax.vmap(problem.oracle)(x)           # f32[n, 4] -> f32[n, 2]
 
-Two groups are built in: the study's eight oracles (`STUDY`, `names()`) and six
+Three groups are built in: the study's eight oracles (`STUDY`, `names()`) and six
 measured data sets shipped as finite problems (`MEASURED`, `measured_names()`):
 airfoil, yacht, concrete, energy, kin8nm, ccpp (`jdal.problems.measured`).
+Six PDE oracles with 8 to 128 inputs, `burgers_d8` ... `kdv_d128` (`PDE`,
+`pde_names()`; `jdal.problems.pde`), go beyond the study's dimensions.
 `names()` is what sweeps and tables take as "all problems": the study's eight
-(and problems registered in this process); a measured set runs when named.
+(and problems registered in this process); a measured set or a PDE problem
+runs when named.
 
 Your own problem registers beside the built-in ones (`user_oracle`, `user_data`,
 `files`):
@@ -27,11 +30,13 @@ from jdal.problems.files import file_problem
 from jdal.problems.registry import (
     BUILT_IN,
     MEASURED,
+    PDE,
     PROBLEMS,
     STUDY,
     get,
     measured_names,
     names,
+    pde_names,
     register,
 )
 from jdal.problems.user_data import data_problem
@@ -40,6 +45,7 @@ from jdal.problems.user_oracle import default_model, oracle_problem
 __all__ = [
     "BUILT_IN",
     "MEASURED",
+    "PDE",
     "PROBLEMS",
     "STUDY",
     "FiniteData",
@@ -52,5 +58,6 @@ __all__ = [
     "measured_names",
     "names",
     "oracle_problem",
+    "pde_names",
     "register",
 ]

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from jdal.problems.base import Problem
 
 
-def _factory(module: str, function: str) -> Callable[[], Problem]:
-    """Imports a family module on first use (forests load their arrays only then)."""
+def _factory(module: str, function: str, *args) -> Callable[[], Problem]:
+    """Imports a family module on first use (forests load their arrays only then,
+    exponax is imported only for a PDE problem)."""
 
     def make() -> Problem:
-        return getattr(importlib.import_module(f"jdal.problems.{module}"), function)()
+        return getattr(importlib.import_module(f"jdal.problems.{module}"), function)(
+            *args
+        )
 
     return make
 
@@ -40,20 +43,31 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "energy": _factory("measured", "make_energy"),
     "kin8nm": _factory("measured", "make_kin8nm"),
     "ccpp": _factory("measured", "make_ccpp"),
+    # PDE oracles with 8 to 128 inputs (exponax solvers), beyond the study.
+    **{
+        f"{dynamics}_d{dim_x}": _factory("pde", "make", dynamics, dim_x)
+        for dynamics in ("burgers", "kdv")
+        for dim_x in (8, 32, 128)
+    },
 }
 
 # The study's eight (the default of sweeps) and the shipped measured data sets.
 STUDY = ("sine", "robo", "stack", "adm", "foil", "hydr", "bess", "damp")
 MEASURED = ("airfoil", "yacht", "concrete", "energy", "kin8nm", "ccpp")
-# The built-in problems, both groups: a user problem may not take their names.
-BUILT_IN = STUDY + MEASURED
+# The PDE problems (`jdal.problems.pde.NAMES`, kept equal by a test).
+PDE = tuple(
+    f"{dynamics}_d{dim_x}" for dynamics in ("burgers", "kdv") for dim_x in (8, 32, 128)
+)
+# The built-in problems, all groups: a user problem may not take their names.
+BUILT_IN = STUDY + MEASURED + PDE
 
 
 def names() -> list[str]:
     """The study's eight problem ids in the spec's order, then any problems
     registered in this process: what sweeps and tables take as all problems.
-    The measured data sets are listed apart (`measured_names`)."""
-    return [name for name in PROBLEMS if name not in MEASURED]
+    The measured data sets and PDE problems are listed apart (`measured_names`,
+    `pde_names`)."""
+    return [name for name in PROBLEMS if name not in MEASURED + PDE]
 
 
 def measured_names() -> list[str]:
@@ -61,9 +75,17 @@ def measured_names() -> list[str]:
     return list(MEASURED)
 
 
+def pde_names() -> list[str]:
+    """The built-in PDE problems (`jdal.problems.pde`), in registry order."""
+    return list(PDE)
+
+
 def _valid_names() -> str:
     """The built-in and registered names in words, for error messages."""
-    return f"{', '.join(names())}; measured data sets: {', '.join(measured_names())}"
+    return (
+        f"{', '.join(names())}; measured data sets: {', '.join(measured_names())}; "
+        f"PDE problems: {', '.join(pde_names())}"
+    )
 
 
 def check_known(name: str) -> str:

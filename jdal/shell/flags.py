@@ -72,7 +72,8 @@ def problem_name(text: str) -> str:
     if ":" not in text and not is_data:
         raise argparse.ArgumentTypeError(
             f"unknown problem {text!r}; valid: {', '.join(problems.names())}; "
-            f"measured data sets: {', '.join(problems.measured_names())}; or "
+            f"measured data sets: {', '.join(problems.measured_names())}; "
+            f"PDE problems: {', '.join(problems.pde_names())}; or "
             f"your own: a data file ({', '.join(files.DATA_SUFFIXES)}) or an import "
             "path package.module:attribute or path/to/file.py:attribute"
         )

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=flags.problem_name,
         help="benchmark problem: one of "
         f"{','.join(problems.names())}; a measured data set: "
-        f"{','.join(problems.measured_names())}; or your own: a data file (data.csv, "
+        f"{','.join(problems.measured_names())}; a PDE problem: "
+        f"{','.join(problems.pde_names())}; or your own: a data file (data.csv, "
         "data.csv:target=4,5, data.npz) or an import path (package.module:attribute, "
         "path/to/file.py:attribute)",
     )

@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated problems (default the study's eight: "
         f"{','.join(problems.STUDY)}); the measured data sets by name "
-        f"({','.join(problems.MEASURED)}); your own too: a data file or an import "
+        f"({','.join(problems.MEASURED)}) and the PDE problems "
+        f"({','.join(problems.PDE)}) by name; your own too: a data file or an import "
         "path, as run.py --problem takes (methods that synthesise points are left "
         "out on a data file)",
     )

@@ -1,0 +1,168 @@
+"""The PDE problems (jdal.problems.pde) against independent solutions.
+
+Burgers is checked against the Cole-Hopf transform (an exact solution computed
+here in NumPy, float64), KdV against a SciPy ODE solve of its Fourier modes; both
+share nothing with exponax but the equation.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jdal import problems
+from jdal.problems import pde
+
+scipy_integrate = pytest.importorskip("scipy.integrate")
+
+
+def _inputs(dim_x: int, n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n, dim_x))
+
+
+def _output_points(fine: np.ndarray) -> np.ndarray:
+    """u at z_i = 2 pi i / 32 from a solution on a finer even grid."""
+    return fine[:: fine.shape[0] // pde.OUTPUT_POINTS]
+
+
+def _within_one_percent(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
+    """Max |got - want| as a share of want's range, and whether it is below 1 %."""
+    share = float(np.max(np.abs(got - want)) / np.ptp(want))
+    return share < 0.01, share
+
+
+# --- the registry -----------------------------------------------------------------
+
+
+def test_the_six_problems_are_registered_apart_from_the_study():
+    assert problems.pde_names() == list(pde.NAMES) == list(problems.PDE)
+    assert not set(problems.PDE) & set(problems.names())
+    problem = problems.get("burgers_d32")
+    assert (problem.dim_x, problem.dim_y) == (32, pde.OUTPUT_POINTS)
+    assert problem.model == problems.default_model(32, pde.OUTPUT_POINTS)
+
+
+def test_a_user_cannot_take_a_pde_name():
+    with pytest.raises(ValueError, match="'kdv_d8' is a built-in problem"):
+        problems.oracle_problem("kdv_d8", lambda x: x, [-1.0], [1.0])
+
+
+# --- the initial condition ---------------------------------------------------------
+
+
+def test_initial_condition_is_the_decaying_fourier_sum():
+    x = _inputs(8, 1)[0]
+    z = np.arange(64) * 2 * np.pi / 64
+    want = sum(
+        (x[2 * j - 2] * np.cos(j * z) + x[2 * j - 1] * np.sin(j * z)) / j
+        for j in range(1, 5)
+    )
+    got = np.asarray(pde.initial_condition(jnp.asarray(x, jnp.float32), 64))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+# --- pure, jittable, vmappable, deterministic -----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["burgers_d8", "kdv_d32"])
+def test_oracle_is_pure_under_jit_and_vmap(name):
+    problem = problems.get(name)
+    x = jnp.asarray(_inputs(problem.dim_x, 3), jnp.float32)
+    batched = jax.jit(jax.vmap(problem.oracle))
+    first, again = np.asarray(batched(x)), np.asarray(batched(x))
+    np.testing.assert_array_equal(first, again)
+    one_by_one = np.stack([np.asarray(jax.jit(problem.oracle)(row)) for row in x])
+    np.testing.assert_allclose(first, one_by_one, rtol=1e-5, atol=1e-5)
+    assert first.shape == (3, pde.OUTPUT_POINTS) and np.isfinite(first).all()
+
+
+# --- Burgers against the Cole-Hopf transform ---------------------------------
+
+
+def cole_hopf_burgers(x: np.ndarray, nu: float, t: float, n_points: int = 4096):
+    """Exact u(z, t) of u_t + u u_z = nu u_zz on [0, 2 pi) for jdal's initial
+    condition, float64. With U' = u0 and phi0 = exp(-U / (2 nu)), phi solves the
+    heat equation and u = -2 nu phi_z / phi."""
+    z = np.arange(n_points) * 2 * np.pi / n_points
+    j = np.arange(1, x.shape[0] // 2 + 1)[:, None]
+    potential = np.sum(
+        (x[0::2, None] * np.sin(j * z) - x[1::2, None] * np.cos(j * z)) / j**2, 0
+    )
+    exponent = -potential / (2 * nu)
+    phi0 = np.exp(exponent - exponent.max())  # a constant factor leaves u unchanged
+    k = np.fft.rfftfreq(n_points, 1.0 / n_points)
+    phi_hat = np.fft.rfft(phi0) * np.exp(-nu * k**2 * t)
+    phi = np.fft.irfft(phi_hat, n_points)
+    phi_z = np.fft.irfft(1j * k * phi_hat, n_points)
+    return -2 * nu * phi_z / phi
+
+
+@pytest.mark.parametrize("dim_x", pde.DIMENSIONS)
+def test_burgers_matches_cole_hopf(dim_x):
+    problem = problems.get(f"burgers_d{dim_x}")
+    xs = _inputs(dim_x, 3, seed=dim_x)
+    got = np.asarray(jax.vmap(problem.oracle)(jnp.asarray(xs, jnp.float32)))
+    for x, row in zip(xs, got, strict=True):
+        exact = _output_points(cole_hopf_burgers(x, pde.BURGERS_VISCOSITY, pde.HORIZON))
+        ok, share = _within_one_percent(row, exact)
+        assert ok, f"burgers_d{dim_x}: {share:.2%} of the range off Cole-Hopf"
+        assert np.ptp(exact) > 0.5  # not a flat solution
+
+
+# --- KdV against a SciPy solve -----------------------------------------------
+
+
+def scipy_kdv(x: np.ndarray, t: float, n_points: int = 512) -> np.ndarray:
+    """u(z, t) of u_t + (b / 2)(u^2)_z + a u_zzz = 0 (exponax's form, b and a as in
+    jdal.problems.pde) by an integrating-factor Fourier method and SciPy's DOP853,
+    float64, 2/3 dealiasing."""
+    b, a = pde.KDV_CONVECTION, pde.KDV_DISPERSION
+    z = np.arange(n_points) * 2 * np.pi / n_points
+    j = np.arange(1, x.shape[0] // 2 + 1)[:, None]
+    u0 = np.sum((x[0::2, None] * np.cos(j * z) + x[1::2, None] * np.sin(j * z)) / j, 0)
+    k = np.fft.rfftfreq(n_points, 1.0 / n_points)
+    keep = k < n_points / 3
+    linear = 1j * a * k**3  # u_hat_t = linear * u_hat + nonlinear
+
+    def rhs(time, v):
+        u_hat = v * np.exp(linear * time)
+        u = np.fft.irfft(u_hat * keep, n_points)
+        nonlinear = -0.5 * b * 1j * k * np.fft.rfft(u * u) * keep
+        return nonlinear * np.exp(-linear * time)
+
+    done = scipy_integrate.solve_ivp(
+        rhs,
+        (0.0, t),
+        np.fft.rfft(u0).astype(complex),
+        method="DOP853",
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    return np.fft.irfft(done.y[:, -1] * np.exp(linear * t), n_points)
+
+
+@pytest.mark.parametrize("dim_x", [8, 32])
+def test_kdv_matches_scipy(dim_x):
+    problem = problems.get(f"kdv_d{dim_x}")
+    xs = _inputs(dim_x, 2, seed=dim_x)
+    got = np.asarray(jax.vmap(problem.oracle)(jnp.asarray(xs, jnp.float32)))
+    for x, row in zip(xs, got, strict=True):
+        reference = _output_points(scipy_kdv(x, pde.HORIZON))
+        ok, share = _within_one_percent(row, reference)
+        assert ok, f"kdv_d{dim_x}: {share:.2%} of the range off SciPy"
+
+
+# --- resolution ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dynamics", list(pde.DYNAMICS))
+def test_halving_dt_and_doubling_the_grid_changes_less_than_one_percent(dynamics):
+    """At d = 128, the hardest case (64 modes, steepest fronts)."""
+    spec = pde.DYNAMICS[dynamics]
+    x = jnp.asarray(_inputs(128, 8, seed=1), jnp.float32)
+    default = np.asarray(jax.vmap(pde.oracle(spec))(x))
+    finer = np.asarray(jax.vmap(pde.oracle(spec, 2 * pde.GRID, spec.dt / 2))(x))
+    ok, share = _within_one_percent(default, finer)
+    assert ok, f"{dynamics}: {share:.2%} of the range"
