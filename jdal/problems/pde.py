@@ -102,7 +102,7 @@ def _kdv(n_points: int, dt: float):
     return equinox.tree_at(
         lambda s: (s._integrator._coef_1, s._integrator._coef_2),
         stepper,
-        tuple(jnp.asarray(c, jnp.complex64) for c in coefficients),
+        tuple(jnp.asarray(c, linear.dtype) for c in coefficients),
     )
 
 
