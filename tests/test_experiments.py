@@ -766,6 +766,40 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
     assert rows[-1][0] == "| "  # references are not ranked
 
 
+def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):
+    """Problems named <family>_d<d> (the PDE problems) get a worst-nAUC table by
+    method and d, and the nAUC-against-d figure; other problems are not a family."""
+
+    def score(problem, method, gamma, nauc, reference=False):
+        return metrics.Score(
+            problem, method, gamma, reference, 0.0, 0.0, nauc, np.ones(1), (0, 0), 1.0
+        )
+
+    scores = {
+        "kdv_d8": [score("kdv_d8", "gsx", 2, 0.8), score("kdv_d8", "gsx", 8, 0.9)],
+        "kdv_d128": [
+            score("kdv_d128", "gsx", 2, 1.1), score("kdv_d128", "bait", 8, 0.7),
+            score("kdv_d128", "mse", 2, 0.5, reference=True),
+        ],
+        "robo": [score("robo", "gsx", 2, 0.6)],
+        "burgers_d8": [score("burgers_d8", "gsx", 2, 0.9)],
+    }  # fmt: skip
+    grid = summary.nauc_grid(scores)
+    families = summary.dimension_families(grid)
+    assert families == {"kdv": {8: "kdv_d8", 128: "kdv_d128"}}  # burgers: one d
+    rows = summary.dimension_table(grid, families["kdv"], {"mse"})
+    assert rows[0] == "| method | d = 8 | d = 128 |"
+    by_method = {row.split(" | ")[0][2:]: row.split(" | ")[1:] for row in rows[2:]}
+    assert by_method["gsx"] == ["0.900", "1.100 |"]
+    assert by_method["bait"] == ["", "0.700 |"]
+    assert by_method["random (baseline)"] == ["1.000", "1.000 |"]
+    assert by_method["mse (reference)"] == ["", "0.500 |"]
+    worst = {"kdv": summary.worst_by_dimension(grid, families["kdv"])}
+    written = plots.dimension_figure(worst, {"mse"}, ["png"], tmp_path)
+    assert written == [tmp_path / "nauc_vs_dimension.png"]
+    assert written[0].stat().st_size > 0
+
+
 def test_mse_curves_from_python_takes_run_results(fake_runs):
     """The README's IPython plot: seed-batched RunResults, one curve per method,
     each the seed mean."""

@@ -25,8 +25,9 @@ Dynamics (exponax's conventions, z the space coordinate):
 Both run to t = 1 on 256 grid points (2/3 dealiasing keeps modes up to 85, so the
 64 modes of d = 128 are resolved) with ETDRK2: Burgers at dt = 0.01, KdV at
 dt = 0.00125 with complex ETDRK coefficients (`etdrk2_coefficients`; exponax 0.2
-keeps only their real part, which is first order for a dispersive equation). Halving dt and doubling the grid changes each output by
-less than 1 % of the outputs' range (tests/test_pde.py, experiments/pde_checks.py).
+keeps only their real part, which is first order for a dispersive equation).
+Halving dt and doubling the grid changes each output by less than 1 % of the
+outputs' range (tests/test_pde.py, experiments/pde_checks.py).
 """
 
 from __future__ import annotations

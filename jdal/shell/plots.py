@@ -1,4 +1,5 @@
-"""Figures: MSE curves, nAUC heatmaps, nAUC against nDiv; one style per method."""
+"""Figures: MSE curves, nAUC heatmaps, nAUC against nDiv, worst nAUC against input
+dimension; one style per method."""
 
 from __future__ import annotations
 
@@ -237,6 +238,45 @@ def heatmap_figure(
     bar = fig.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label("nAUC = AUC(method) / AUC(random)")
     return save_figure(fig, folder / f"nauc_heatmap_{problem}", formats)
+
+
+def dimension_figure(
+    worst_by_family: Mapping[str, Mapping[str, Mapping[int, float]]],
+    reference_methods: set[str],
+    formats: Sequence[str],
+    folder: Path,
+) -> list[Path]:
+    """nauc_vs_dimension: per family of problems (one panel each), every method's
+    worst nAUC over γ against the input dimension d (log axis)."""
+    families = list(worst_by_family)
+    fig, axes = plt.subplots(
+        1, len(families), figsize=(4.6 * len(families), 4.2), squeeze=False,
+        sharey=True, layout="constrained",
+    )  # fmt: skip
+    handles = {}
+    for ax, family in zip(axes[0], families, strict=True):
+        worst = worst_by_family[family]
+        dims = sorted({d for by_dim in worst.values() for d in by_dim})
+        for method in method_order(set(worst)):
+            reference = method in reference_methods
+            points = sorted(worst[method].items())
+            (line,) = ax.plot(
+                [d for d, _ in points],
+                [v for _, v in points],
+                label=method_label(method, reference),
+                **method_style(method, reference),
+            )
+            handles.setdefault(line.get_label(), line)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(dims, [str(d) for d in dims])
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        ax.set_yscale("log")
+        ax.set_xlabel("input dimension d")
+        ax.set_title(family)
+    axes[0][0].set_ylabel("worst nAUC over γ (below 1: beats random at every γ)")
+    fig.legend(handles.values(), handles.keys(), loc="outside right center", fontsize=8)
+    return save_figure(fig, folder / "nauc_vs_dimension", formats)
 
 
 def scatter_figure(

@@ -6,6 +6,8 @@ Writes, as PNG and PDF:
   mse_curves_<problem>     test MSE against labelled points, every method at one γ
   nauc_heatmap_<problem>   nAUC per method and γ (diverging colours, centred at 1)
   nauc_vs_ndiv             nAUC against nDiv for every cell, across problems
+  nauc_vs_dimension        worst nAUC over γ against d, per method, for problems
+                           named <family>_d<d> (the PDE problems), when there are any
 and summary.md (nAUC tables with bootstrap intervals, robust methods, best γ,
 seconds per AL step) plus cells.csv (one row per seed of each cell the summary
 scores: cells left out of the summary are left out of it too). The `mse` oracle is
@@ -107,6 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         written += plots.heatmap_figure(problem, scores, gammas, args.formats, folder)
     written += plots.scatter_figure(scored.scores_by_problem, args.formats, folder)
+    grid = summary.nauc_grid(scored.scores_by_problem)
+    families = summary.dimension_families(grid)
+    if families:
+        worst = {
+            family: summary.worst_by_dimension(grid, by_dim)
+            for family, by_dim in families.items()
+        }
+        references = summary.references(scored.scores_by_problem)
+        written += plots.dimension_figure(worst, references, args.formats, folder)
     written += summary.write_tables(out, folder, scored)
     print(
         f"{len(cells)} cells from {out}, {len(scored.cells)} scored; "

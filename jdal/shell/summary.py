@@ -5,12 +5,16 @@
 
 summary.md: per problem the nAUC and nDiv tables (method x γ), the robust methods
 and the seconds per AL step; then, over all problems, the methods robust on every
-one, the robustness table (worst nAUC over γ) and each method's best γ.
+one, the robustness table (worst nAUC over γ) and each method's best γ; and
+where problems form a family over input dimension (`<family>_d<d>`, such as the
+PDE problems `burgers_d8` ... `burgers_d128`), the worst nAUC over γ by method
+and dimension.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +30,8 @@ from .timing import timing_text
 
 # problem -> method -> {γ (None: ignores γ): nAUC}
 NaucGrid = dict[str, dict[str, dict[int | None, float]]]
+# A problem of a dimension family: "<family>_d<d>", e.g. burgers_d32.
+DIMENSION_NAME = re.compile(r"(?P<family>.+)_d(?P<dim>[0-9]+)")
 
 
 def nauc_grid(scores_by_problem: dict[str, list[metrics.Score]]) -> NaucGrid:
@@ -226,6 +232,17 @@ def summary_lines(out, scored: Scored) -> list[str]:
         for m in methods
     ]
     lines += markdown_table(["method", *problem_names], rows)
+    families = dimension_families(grid)
+    if families:
+        lines += ["", "## By input dimension", ""]
+        lines += [
+            "Worst nAUC over γ per method at each input dimension d (below 1: "
+            "better than random whatever γ); one table per family of problems "
+            "named <family>_d<d>:",
+        ]
+        for family, by_dim in families.items():
+            lines += ["", f"**{family}**", ""]
+            lines += dimension_table(grid, by_dim, reference_methods)
     if scored.skipped:
         lines += ["", "Cells left out:", ""]
         lines += [f"- {reason}" for reason in scored.skipped]
@@ -269,6 +286,46 @@ def robustness_table(grid: NaucGrid, reference_methods: set[str]) -> list[str]:
         )
     headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
     return markdown_table(headers, rows)
+
+
+def dimension_families(names) -> dict[str, dict[int, str]]:
+    """family -> {d: problem} for problems named <family>_d<d>, in order of d;
+    only families with at least two dimensions."""
+    families: dict[str, dict[int, str]] = defaultdict(dict)
+    for name in names:
+        match = DIMENSION_NAME.fullmatch(name)
+        if match:
+            families[match["family"]][int(match["dim"])] = name
+    return {
+        family: dict(sorted(by_dim.items()))
+        for family, by_dim in families.items()
+        if len(by_dim) > 1
+    }
+
+
+def worst_by_dimension(
+    grid: NaucGrid, by_dim: dict[int, str]
+) -> dict[str, dict[int, float]]:
+    """method -> {d: worst nAUC over γ} on one family's problems (random 1)."""
+    worst: dict[str, dict[int, float]] = defaultdict(dict)
+    for dim, problem in by_dim.items():
+        for method, by_gamma in grid.get(problem, {}).items():
+            worst[method][dim] = metrics.worst_nauc(by_gamma)
+        worst["random"][dim] = 1.0  # the baseline, by definition
+    return worst
+
+
+def dimension_table(
+    grid: NaucGrid, by_dim: dict[int, str], reference_methods: set[str]
+) -> list[str]:
+    """Markdown rows: per method, its worst nAUC over γ at each d of one family."""
+    worst = worst_by_dimension(grid, by_dim)
+    rows = [
+        [method_label(m, m in reference_methods)]
+        + [f"{worst[m][d]:.3f}" if d in worst[m] else "" for d in by_dim]
+        for m in method_order(set(worst))
+    ]
+    return markdown_table(["method", *(f"d = {d}" for d in by_dim)], rows)
 
 
 def write_csv(path: Path, cells: Sequence[results.Cell]) -> Path:
