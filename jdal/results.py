@@ -425,6 +425,18 @@ def inspect_cell(
     return CellStatus("done", str(folder))
 
 
+def saved_cell(out: str | os.PathLike, cfg: Config) -> Cell | None:
+    """The complete saved cell of `cfg` when its config hash matches, whatever its
+    seeds; None when it is missing, stale or corrupt."""
+    folder = cell_folder(out, cfg)
+    if not (folder / META_FILE).exists():
+        return None
+    try:
+        return load_cell(folder, expected_hash=cfg.hash())
+    except (StaleCellError, CorruptCellError):
+        return None
+
+
 def cell_status(
     out: str | os.PathLike, cfg: Config, seeds: Iterable[int] | None = None
 ) -> str:

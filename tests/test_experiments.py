@@ -31,7 +31,7 @@ from jdal import (
     scoring,
 )
 from jdal.loop import RunResult
-from jdal.shell import flags, names, plots, report, run, summary, sweep, timing
+from jdal.shell import cells, flags, names, plots, report, run, summary, sweep, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -478,6 +478,61 @@ def test_config_change_recomputes_stale_cells(tmp_path, fake_runs, capsys):
     assert len(fake_runs.made) == 4
     for cfg in fake_runs.made[2:]:
         assert results.cell_status(tmp_path, cfg, seeds=[0, 1]) == "done"
+
+
+def test_more_seeds_run_only_the_seeds_a_saved_cell_lacks(
+    tmp_path, fake_runs, monkeypatch, capsys
+):
+    """A sweep asked for 3 seeds where 2 are saved runs seed 2 alone and saves
+    cells equal to a sweep that ran all 3 at once; the calls are recorded."""
+    seeds_run = []
+    compute = cells.compute_cells
+
+    def spy(cfgs, seeds, lanes="auto"):
+        seeds_run.append(list(seeds))
+        return compute(cfgs, seeds, lanes)
+
+    monkeypatch.setattr(cells, "compute_cells", spy)
+    argv = ["--problems", "sine", "--methods", "qbc", "--gammas", "2,8"]
+    argv += ["--preset", "smoke", "--steps", "3"]
+    grown, fresh = tmp_path / "grown", tmp_path / "fresh"
+    assert sweep.main([*argv, "--seeds", "2", "--out", str(grown)]) == 0
+    before = {cell.folder: cell for cell in results.load(grown)}
+    capsys.readouterr()
+    seeds_run.clear()
+    assert sweep.main([*argv, "--seeds", "3", "--out", str(grown)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("fewer seeds, will add seeds [2]") == 3  # random, γ 2 and 8
+    assert seeds_run == [[2], [2]]  # random; the two γ of qbc in one call
+    assert sweep.main([*argv, "--seeds", "3", "--out", str(fresh)]) == 0
+    for cell in results.load(grown):
+        assert cell.seeds == [0, 1, 2]
+        np.testing.assert_array_equal(
+            cell.arrays["mse"][:2], before[cell.folder].arrays["mse"]
+        )
+        relative = cell.folder.relative_to(grown)
+        alone = results.load_cell(fresh / relative)
+        assert set(cell.arrays) == set(alone.arrays)
+        for name, value in cell.arrays.items():
+            np.testing.assert_array_equal(value, alone.arrays[name], err_msg=name)
+        batches = cell.meta["seed_batches"]
+        assert [batch["seeds"] for batch in batches] == [[0, 1], [2]]
+        run_s = sum(batch["timing"]["run_s"] for batch in batches)
+        assert cell.meta["timing"]["run_s"] == pytest.approx(run_s)
+        steps = cell.meta["timing"]["steps"]
+        assert steps["train_s"] == pytest.approx([FAKE_TRAIN_S] * 4)
+    # Fewer seeds than saved: the cell is recomputed with exactly those seeds.
+    assert sweep.main([*argv, "--seeds", "2", "--out", str(grown)]) == 0
+    assert all(cell.seeds == [0, 1] for cell in results.load(grown))
+
+
+def test_run_adds_seeds_to_its_saved_cells(tmp_path, fake_runs, capsys):
+    argv = ["--problem", "sine", "--gamma", "2", "--methods", "qbc"]
+    argv += ["--preset", "smoke", "--steps", "3", "--out", str(tmp_path)]
+    assert run.main([*argv, "--seeds", "2"]) == 0
+    assert run.main([*argv, "--seeds", "3"]) == 0
+    assert "adding seeds [2] to the saved cell" in capsys.readouterr().out
+    assert all(cell.seeds == [0, 1, 2] for cell in results.load(tmp_path))
 
 
 def test_corrupt_cell_is_reported_and_recomputed(tmp_path, fake_runs, capsys):

@@ -2,10 +2,18 @@
 
 compute_cells(cfgs, seeds, lanes) -> [(arrays, meta)]   one call for all of cfgs
 ensure_cell(out, cfg, seeds)      -> CellOutcome        load when done, else compute
+seeds_to_run(out, cfg, seeds)     -> [seed]             what a saved cell lacks
+merge_seeds(out, cfg, seeds, arrays, meta)              saved runs + new ones
+
+A run's result depends only on its config and its seed (bit for bit with map
+lanes, the default on a CPU), so a saved cell with some of the requested seeds
+keeps them and only the seeds it lacks are run: a sweep asked for 5 seeds where
+3 are saved runs 2.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -115,6 +123,69 @@ def compute_cells(
     return out
 
 
+def seeds_to_run(
+    out: str | Path, cfg: config.Config, seeds: Sequence[int]
+) -> list[int]:
+    """The seeds of `seeds` to compute for the cell of `cfg` under `out`: those a
+    saved cell with the same config lacks when it holds only requested seeds,
+    else all of `seeds` (none saved, another config, or seeds not asked for)."""
+    saved = results.saved_cell(out, cfg)
+    wanted = [int(s) for s in seeds]
+    if saved is None or not set(saved.seeds) < set(wanted):
+        return wanted
+    return [s for s in wanted if s not in saved.seeds]
+
+
+def merge_seeds(
+    out: str | Path,
+    cfg: config.Config,
+    seeds: Sequence[int],
+    arrays: dict[str, np.ndarray],
+    meta: dict[str, Any],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The saved cell's runs and new ones (`arrays`, `meta` from `compute_cells`
+    for the seeds it lacked) as one cell of `seeds`, in that order.
+
+    meta["seed_batches"] records each call's seeds, device, date and timing;
+    meta["timing"] is their sum (`timing.merged_timing`).
+    """
+    saved = results.saved_cell(out, cfg)
+    if saved is None:
+        raise ValueError(f"{results.cell_folder(out, cfg)}: no saved cell to extend")
+    if not np.array_equal(saved.arrays["n_labelled"], arrays["n_labelled"]):
+        raise ValueError(f"{saved.folder}: the saved runs label other set sizes")
+    both = [*saved.seeds, *(int(s) for s in arrays["seeds"])]
+    order = [both.index(int(s)) for s in seeds]
+    merged = {
+        name: value
+        if name == "n_labelled"
+        else np.concatenate([saved.arrays[name], value])[order]
+        for name, value in arrays.items()
+    }
+    batches = saved.meta.get("seed_batches") or [
+        {
+            "seeds": saved.seeds,
+            "device": saved.meta.get("device"),
+            "date": saved.meta.get("date"),
+            "timing": saved.meta.get("timing", {}),
+        }
+    ]
+    batches = [
+        *batches,
+        {
+            "seeds": [int(s) for s in arrays["seeds"]],
+            "device": meta.get("device"),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "timing": meta["timing"],
+        },
+    ]
+    return merged, {
+        **meta,
+        "timing": timing.merged_timing(batches),
+        "seed_batches": batches,
+    }
+
+
 class CellOutcome(NamedTuple):
     """A cell ready to use, and how it got there."""
 
@@ -137,8 +208,14 @@ def ensure_cell(
     if found.status == "done":
         cell = results.load_cell(results.cell_folder(out, cfg))
         return CellOutcome(cell, "done", found.detail, False)
+    missing = seeds_to_run(out, cfg, seeds)
     if log is not None and found.status in ("stale", "corrupt"):
-        log(f"recomputing {found.status} cell: {found.detail}")
-    ((arrays, meta),) = compute_cells([cfg], seeds, lanes)
+        if len(missing) < len(seeds):
+            log(f"adding seeds {missing} to the saved cell: {found.detail}")
+        else:
+            log(f"recomputing {found.status} cell: {found.detail}")
+    ((arrays, meta),) = compute_cells([cfg], missing, lanes)
+    if len(missing) < len(seeds):
+        arrays, meta = merge_seeds(out, cfg, seeds, arrays, meta)
     folder = results.save_cell(out, cfg, arrays, meta)
     return CellOutcome(results.load_cell(folder), found.status, found.detail, True)

@@ -33,6 +33,7 @@ import json
 import statistics
 import sys
 import time
+from collections import defaultdict
 
 import jax
 from tqdm import tqdm
@@ -264,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{counts['missing']} missing, {counts['stale']} stale (config changed), "
         f"{counts['corrupt']} corrupt"
     )
-    for f in found:
+    for cfg, f in zip(cfgs, found, strict=True):
         if f.status == "corrupt":
             print(f"  corrupt, will recompute: {f.detail}")
         elif f.status == "stale":
-            print(f"  stale, will recompute: {f.detail}")
+            missing = cells.seeds_to_run(args.out, cfg, seeds)
+            if len(missing) < len(seeds):
+                print(f"  fewer seeds, will add seeds {missing}: {f.detail}")
+            else:
+                print(f"  stale, will recompute: {f.detail}")
 
     ran, skipped = 0, counts["done"]
     try:
@@ -288,11 +293,22 @@ def main(argv: list[str] | None = None) -> int:
                 if not pending:
                     continue
                 bar.set_postfix_str(group_name(pending))
-                computed = cells.compute_cells(pending, seeds, args.lanes)
-                for cfg, (arrays, meta) in zip(pending, computed, strict=True):
-                    results.save_cell(args.out, cfg, arrays, meta)
-                    ran += 1
-                    bar.update(1)
+                # Cells saved with some of the seeds run only the seeds they lack;
+                # the γ of a group that lack the same seeds run in one call.
+                by_missing = defaultdict(list)
+                for cfg in pending:
+                    missing = cells.seeds_to_run(args.out, cfg, seeds)
+                    by_missing[tuple(missing)].append(cfg)
+                for missing, part in by_missing.items():
+                    computed = cells.compute_cells(part, list(missing), args.lanes)
+                    for cfg, (arrays, meta) in zip(part, computed, strict=True):
+                        if len(missing) < len(seeds):
+                            arrays, meta = cells.merge_seeds(
+                                args.out, cfg, seeds, arrays, meta
+                            )
+                        results.save_cell(args.out, cfg, arrays, meta)
+                        ran += 1
+                        bar.update(1)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: {ran} cells finished and saved this time; run the same "

@@ -154,6 +154,41 @@ def cell_step_seconds(
     return None, None
 
 
+def merged_timing(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One cell's `timing` from the timings of the calls that ran its seeds
+    (`parts`: [{"seeds": [...], "timing": {...}}], see `cells.merge_seeds`).
+
+    Seconds of compile, run and total add up over the calls. Per-step seconds
+    (per run) are the seed-weighted mean when every call timed its steps in the run
+    (`TIMING_HOW`); otherwise the last call's, which always did.
+    """
+
+    def total(field: str) -> float | None:
+        values = [part["timing"].get(field) for part in parts]
+        return None if any(v is None for v in values) else float(sum(values))
+
+    steps = [part["timing"].get("steps") or {} for part in parts]
+    if all(s.get("how") == TIMING_HOW for s in steps) and all(
+        s["step"] == steps[-1]["step"] for s in steps
+    ):
+        weights = np.asarray([len(part["seeds"]) for part in parts], float)
+
+        def mean(field: str) -> list[float]:
+            values = np.asarray([s[field] for s in steps], float)
+            return [float(v) for v in weights @ values / weights.sum()]
+
+        merged_steps = {**steps[-1], "train_s": mean("train_s"),
+                        "acquire_s": mean("acquire_s")}  # fmt: skip
+    else:
+        merged_steps = steps[-1]
+    return {
+        "compile_s": total("compile_s"),
+        "run_s": total("run_s"),
+        "steps": merged_steps,
+        "total_s": total("total_s"),
+    }
+
+
 def timing_text(cells: Sequence[results.Cell], steps: list[int]) -> str:
     """`train / acquire` at each of `steps` (median over the cells), joined by →."""
 
