@@ -159,7 +159,8 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
     shard; computes nothing. A finished cell shows its recorded total_s; one to
     compute, the mean recorded total_s of finished cells of the same (problem,
     method), else of the same problem (cells of one problem do the same training
-    work), else n/a."""
+    work), else n/a, scaled to the seeds it runs (a saved cell with some of the
+    seeds runs only those it lacks: status "+N seeds")."""
     index, count = args.shard or (1, 1)
     found = [results.inspect_cell(args.out, cfg, seeds).status for cfg in cfgs]
     recorded = [
@@ -180,10 +181,16 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
     }  # fmt: skip
     for cfg, status, seconds in zip(cfgs, found, recorded, strict=True):
         shard = owner[shards.group_key(cfg)]
-        work = shards.cell_work(cfg, len(seeds))
+        # A saved cell with some of the seeds runs only the ones it lacks.
+        n_run = len(seeds)
+        if status != "done":
+            n_run = len(cells.seeds_to_run(args.out, cfg, seeds))
+            if n_run < len(seeds):
+                status = f"+{n_run} seeds"
+        work = shards.cell_work(cfg, n_run)
         if status != "done":
             same = known.get(shards.group_key(cfg)) or known.get(cfg.problem)
-            seconds = statistics.mean(same) if same else None
+            seconds = statistics.mean(same) * n_run / len(seeds) if same else None
         rows.append(
             [
                 cfg.problem,
@@ -191,7 +198,7 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
                 "any" if cfg.gamma is None else str(cfg.gamma),
                 status,
                 f"{shard}/{count}",
-                f"{len(seeds)} x {cfg.steps + 1}",
+                f"{n_run} x {cfg.steps + 1}",
                 text.fmt(work.tflop),
                 "n/a" if seconds is None else f"{seconds:.1f}",
             ]
