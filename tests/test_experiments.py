@@ -807,18 +807,41 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
             score("robo", "naqbc", None, 0.99),
         ],
     }  # fmt: skip
-    rows = [
-        line.split(" | ")
-        for line in summary.robustness_table(summary.nauc_grid(scores), {"mse"})[2:]
-    ]
+    rows = [line.split(" | ") for line in summary.robustness_table(scores, {"mse"})[2:]]
     names = [row[1] for row in rows]
     assert names == [
         "gsx", "naqbc (ignores γ)", "random (baseline)", "qbc", "mse (reference)"
     ]  # fmt: skip
     gsx = rows[0]
-    assert gsx[0] == "| 1" and gsx[2:6] == ["0.900", "0.800", "0.900", "2 of 2 |"]
+    assert gsx[0] == "| 1" and gsx[2:6] == ["0.900", "0.800", "0.900", "2 of 2"]
+    assert gsx[6] == "0 of 2 |"  # one seed: no interval, so never clearly robust
     assert rows[3][2:5] == ["1.400", "0.600", "1.400"]  # qbc: worst is sine's γ 8
     assert rows[-1][0] == "| "  # references are not ranked
+
+
+def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
+    """With 3 or more seeds each worst cell shows its bootstrap interval; a
+    problem counts as clearly robust only when every γ's interval is below 1."""
+
+    def score(problem, gamma, nauc, interval):
+        return metrics.Score(
+            problem, "gsx", gamma, False, 0.0, 0.0, nauc, np.ones(5), interval, 1.0
+        )
+
+    scores = {
+        "sine": [
+            score("sine", 2, 0.7, (0.6, 0.8)), score("sine", 8, 0.9, (0.8, 0.95)),
+        ],
+        "robo": [
+            score("robo", 2, 0.8, (0.7, 0.9)), score("robo", 8, 0.95, (0.85, 1.05)),
+        ],
+    }  # fmt: skip
+    rows = [line.split(" | ") for line in summary.robustness_table(scores, set())[2:]]
+    gsx = next(row for row in rows if row[1] == "gsx")
+    assert gsx[2:4] == ["0.900 [0.80, 0.95]", "0.950 [0.85, 1.05]"]
+    assert gsx[4:] == ["0.950", "2 of 2", "1 of 2 |"]  # robo's γ 8 is unresolved
+    random = next(row for row in rows if row[1] == "random (baseline)")
+    assert random[2:] == ["1.000", "1.000", "1.000", "–", "– |"]
 
 
 def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):

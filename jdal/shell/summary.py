@@ -217,11 +217,13 @@ def summary_lines(out, scored: Scored) -> list[str]:
     )
     lines += [
         "",
-        "Robustness: the worst nAUC over γ on each problem and overall, methods "
-        "ranked by the overall worst (below 1: better than random whatever γ, on "
-        "these problems):",
+        "Robustness: the worst nAUC over γ on each problem (with that cell's "
+        "bootstrap interval) and overall, methods ranked by the overall worst "
+        "(below 1: better than random whatever γ, on these problems). Where two "
+        "methods' intervals overlap, their order is not resolved by these seeds; "
+        "'clearly' counts the problems where every γ's interval lies below 1:",
         "",
-        *robustness_table(grid, reference_methods),
+        *robustness_table(scores_by_problem, reference_methods),
     ]
     lines += ["", "Best γ (lowest nAUC) per method and problem:", ""]
     problem_names = list(grid)
@@ -249,43 +251,73 @@ def summary_lines(out, scored: Scored) -> list[str]:
     return lines + [""]
 
 
-def robustness_table(grid: NaucGrid, reference_methods: set[str]) -> list[str]:
-    """Markdown rows: per method, its worst nAUC over γ on each problem and over
-    all of them, ranked by the latter; references after the ranked methods."""
-    problem_names = list(grid)
-    worst: dict[str, dict[str, float]] = defaultdict(dict)
-    for problem, naucs in grid.items():
-        for method, by_gamma in naucs.items():
-            worst[method][problem] = metrics.worst_nauc(by_gamma)
-    worst["random"] = {p: 1.0 for p in problem_names}  # the baseline, by definition
+def robustness_table(
+    scores_by_problem: dict[str, list[metrics.Score]], reference_methods: set[str]
+) -> list[str]:
+    """Markdown rows: per method, its worst nAUC over γ on each problem (with that
+    cell's bootstrap interval) and over all of them, ranked by the latter;
+    references after the ranked methods. "robust on" counts the problems where
+    nAUC < 1 at every γ; "clearly" those where every γ's interval lies below 1, so
+    the seed-to-seed spread cannot undo it."""
+    problem_names = list(scores_by_problem)
+    worst: dict[str, dict[str, metrics.Score]] = defaultdict(dict)
+    clearly: dict[str, int] = defaultdict(int)
+    for problem, scores in scores_by_problem.items():
+        by_method = defaultdict(list)
+        for score in scores:
+            by_method[score.method].append(score)
+        for method, method_scores in by_method.items():
+            worst[method][problem] = max(method_scores, key=lambda s: s.nauc)
+            clearly[method] += all(
+                s.nauc_per_seed.size >= MIN_SEEDS_FOR_INTERVAL
+                and s.nauc_interval[1] < 1.0
+                for s in method_scores
+            )
 
     def overall(method: str) -> float:
+        if method == "random":
+            return 1.0  # the baseline, by definition
         # A problem where the method has no cell counts as unknown, i.e. unsafe.
-        return max(worst[method].get(p, np.inf) for p in problem_names)
+        return max(
+            worst[method][p].nauc if p in worst[method] else np.inf
+            for p in problem_names
+        )
 
+    methods = [*worst, "random"]
     ranked = sorted(
-        (m for m in worst if m not in reference_methods), key=lambda m: (overall(m), m)
+        (m for m in methods if m not in reference_methods),
+        key=lambda m: (overall(m), m),
     )
-    ranked += sorted(m for m in worst if m in reference_methods)
+    ranked += sorted(m for m in methods if m in reference_methods)
+    n = len(problem_names)
     rows = []
     for rank, method in enumerate(ranked, start=1):
         reference = method in reference_methods
-        cells = [
-            f"{worst[method][p]:.3f}" if p in worst[method] else ""
-            for p in problem_names
-        ]
-        robust_on = sum(worst[method].get(p, np.inf) < 1.0 for p in problem_names)
+        if method == "random":
+            cells = ["1.000"] * n
+            robust = clear = "–"
+        else:
+            cells = [
+                nauc_text(worst[method][p]) if p in worst[method] else ""
+                for p in problem_names
+            ]
+            robust_on = sum(
+                p in worst[method] and worst[method][p].nauc < 1.0
+                for p in problem_names
+            )
+            robust, clear = f"{robust_on} of {n}", f"{clearly[method]} of {n}"
         rows.append(
             [
                 "" if reference else str(rank),
                 method_label(method, reference),
                 *cells,
                 f"{overall(method):.3f}",
-                f"{robust_on} of {len(problem_names)}",
+                robust,
+                clear,
             ]
         )
     headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
-    return markdown_table(headers, rows)
+    return markdown_table([*headers, "clearly"], rows)
 
 
 def dimension_families(names) -> dict[str, dict[int, str]]:
