@@ -583,6 +583,35 @@ def test_report_writes_beside_the_results_by_default(tmp_path, fake_runs):
     assert not (tmp_path / "figures").exists()
 
 
+def test_report_sets_another_sweeps_robustness_beside(tmp_path, fake_runs):
+    """--beside: the other sweep's robustness table and, per method, its overall
+    worst nAUC in both and whether it is below 1 on both."""
+    here, there = tmp_path / "measured", tmp_path / "oracles"
+    argv = sweep_args(here)
+    argv[argv.index("--problems") + 1] = "sine"
+    assert sweep.main(argv) == 0
+    argv = sweep_args(there)
+    argv[argv.index("--problems") + 1] = "robo"
+    assert sweep.main(argv) == 0
+    figures = tmp_path / "figures"
+    argv = [str(here), "--beside", str(there), "--figures", str(figures)]
+    assert report.main([*argv, "--formats", "png"]) == 0
+    text = (figures / "summary.md").read_text()
+    assert f"## Beside {there}" in text
+    section = text[text.index(f"## Beside {there}") :]
+    assert "| rank | method | robo | overall worst |" in section
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ")[1:]
+        for line in section.splitlines()
+        if line.startswith("| ") and line.endswith(("yes |", "no |", "– |"))
+    }
+    # Fake curves: gsx is half of random's MSE everywhere, qbc twice.
+    assert rows["gsx"][2] == "yes |" and rows["qbc"][2] == "no |"
+    assert rows["random (baseline)"] == ["1.000", "1.000", "– |"]
+    with pytest.raises(SystemExit):
+        report.main([str(here), "--beside", str(tmp_path / "none")])
+
+
 def test_report_writes_figures_and_summary(tmp_path, fake_runs, capsys):
     out, figures = tmp_path / "results", tmp_path / "figures"
     methods = ",".join(["gsx", "qbc", *REFERENCES])

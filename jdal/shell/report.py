@@ -13,6 +13,12 @@ seconds per AL step) plus cells.csv (one row per seed of each cell the summary
 scores: cells left out of the summary are left out of it too). The `mse` oracle is
 labelled "(reference)". `jdal.scoring.score_cells` and `summary.write_tables`
 give summary.md and cells.csv without figures.
+
+    python experiments/report.py results/measured --beside figures/data/sweep_quick
+
+sets another sweep's robustness table beside this one's in summary.md, with the
+methods that beat random whatever γ on both (the measured data sets against the
+oracles, issue 19).
 """
 
 from __future__ import annotations
@@ -59,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=flags.positive_int,
         default=None,
         help="γ of the MSE-curve figures (default: the middle γ available)",
+    )
+    parser.add_argument(
+        "--beside",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=[],
+        help="comma-separated results folders of other sweeps (e.g. the oracles' "
+        "beside the measured data sets'): summary.md adds their robustness tables "
+        "and which methods beat random whatever γ on both",
     )
     parser.add_argument(
         "--formats",
@@ -118,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         references = summary.references(scored.scores_by_problem)
         written += plots.dimension_figure(worst, references, args.formats, folder)
-    written += summary.write_tables(out, folder, scored)
+    beside = []
+    for other in args.beside:
+        other_cells = results.load(other) if Path(other).is_dir() else []
+        if not other_cells:
+            parser.error(f"argument --beside: no completed result cells under {other}")
+        beside.append((other, scoring.score_cells(other_cells)))
+    written += summary.write_tables(out, folder, scored, beside)
     print(
         f"{len(cells)} cells from {out}, {len(scored.cells)} scored; "
         f"wrote {len(written)} files to {folder}:"

@@ -182,8 +182,11 @@ def best_gamma_text(by_gamma: dict[int | None, float]) -> str:
     return f"γ={best} ({by_gamma[best]:.3f})"
 
 
-def summary_lines(out, scored: Scored) -> list[str]:
-    """The lines of summary.md (see the module doc)."""
+def summary_lines(
+    out, scored: Scored, beside: Sequence[tuple[str, Scored]] = ()
+) -> list[str]:
+    """The lines of summary.md (see the module doc); `beside`: (folder, scored
+    cells) of other sweeps whose robustness tables are set beside this one's."""
     scores_by_problem = scored.scores_by_problem
     grid = nauc_grid(scores_by_problem)
     reference_methods = references(scores_by_problem)
@@ -245,6 +248,8 @@ def summary_lines(out, scored: Scored) -> list[str]:
         for family, by_dim in families.items():
             lines += ["", f"**{family}**", ""]
             lines += dimension_table(grid, by_dim, reference_methods)
+    for other_out, other in beside:
+        lines += beside_lines(out, scored, other_out, other)
     if scored.skipped:
         lines += ["", "Cells left out:", ""]
         lines += [f"- {reason}" for reason in scored.skipped]
@@ -320,6 +325,56 @@ def robustness_table(
     return markdown_table([*headers, "clearly"], rows)
 
 
+def overall_worst(scores_by_problem: dict[str, list[metrics.Score]]) -> dict:
+    """method -> its worst nAUC over γ and problems (inf where a problem lacks
+    it: unknown counts as unsafe); random 1."""
+    grid = nauc_grid(scores_by_problem)
+    methods = {m for naucs in grid.values() for m in naucs}
+    worst = {
+        m: max(metrics.worst_nauc(grid[p][m]) if m in grid[p] else np.inf for p in grid)
+        for m in methods
+    }
+    return {**worst, "random": 1.0}
+
+
+def worst_text(worst: float) -> str:
+    """A worst nAUC, or "not run" where a problem lacks the method (inf)."""
+    return "not run" if np.isinf(worst) else f"{worst:.3f}"
+
+
+def beside_lines(out, scored: Scored, other_out, other: Scored) -> list[str]:
+    """summary.md lines: another sweep's robustness table, and per method its
+    overall worst nAUC here and there and whether it beats random on both."""
+    reference_methods = references(scored.scores_by_problem) | references(
+        other.scores_by_problem
+    )
+    here = overall_worst(scored.scores_by_problem)
+    there = overall_worst(other.scores_by_problem)
+    lines = ["", f"## Beside {other_out}", ""]
+    lines += [
+        f"The robustness table of {other_out} "
+        f"({', '.join(other.scores_by_problem)}), as above:",
+        "",
+        *robustness_table(other.scores_by_problem, reference_methods),
+        "",
+        f"Overall worst nAUC over γ here ({out}) and in {other_out}; "
+        "below 1 on both: better than random whatever γ, on both sets of problems:",
+        "",
+    ]
+    methods = sorted(
+        (m for m in set(here) | set(there) if m not in reference_methods),
+        key=lambda m: (max(here.get(m, np.inf), there.get(m, np.inf)), m),
+    )
+    rows = []
+    for method in methods:
+        a, b = here.get(method, np.inf), there.get(method, np.inf)
+        both = "yes" if max(a, b) < 1.0 else ("–" if method == "random" else "no")
+        rows.append([method_label(method), worst_text(a), worst_text(b), both])
+    return lines + markdown_table(
+        ["method", str(out), str(other_out), "below 1 on both"], rows
+    )
+
+
 def dimension_families(names) -> dict[str, dict[int, str]]:
     """family -> {d: problem} for problems named <family>_d<d>, in order of d;
     only families with at least two dimensions."""
@@ -371,9 +426,12 @@ def write_csv(path: Path, cells: Sequence[results.Cell]) -> Path:
     return path
 
 
-def write_tables(out, folder: Path, scored: Scored) -> list[Path]:
-    """Writes summary.md and cells.csv of `scored` into `folder`; their paths."""
+def write_tables(
+    out, folder: Path, scored: Scored, beside: Sequence[tuple[str, Scored]] = ()
+) -> list[Path]:
+    """Writes summary.md and cells.csv of `scored` into `folder`; their paths.
+    `beside`: other sweeps whose robustness tables summary.md sets beside."""
     folder.mkdir(parents=True, exist_ok=True)
     summary = folder / "summary.md"
-    summary.write_text("\n".join(summary_lines(out, scored)))
+    summary.write_text("\n".join(summary_lines(out, scored, beside)))
     return [summary, write_csv(folder / "cells.csv", scored.cells)]
