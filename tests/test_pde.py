@@ -7,6 +7,9 @@ share nothing with exponax but the equation.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,3 +182,17 @@ def test_halving_dt_and_doubling_the_grid_changes_less_than_one_percent(dynamics
     finer = np.asarray(jax.vmap(pde.oracle(spec, 2 * pde.GRID, spec.dt / 2))(x))
     ok, share = _within_one_percent(default, finer)
     assert ok, f"{dynamics}: {share:.2%} of the range"
+
+
+def test_pde_checks_relevance_shares_sum_to_one_by_band():
+    """experiments/pde_checks.py (the numbers in docs/pde.md): on burgers_d32 the
+    bands split the whole sensitivity and viscosity leaves the first modes most."""
+    path = Path(__file__).parents[1] / "experiments" / "pde_checks.py"
+    spec = importlib.util.spec_from_file_location("pde_checks", path)
+    checks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checks)
+    x = jnp.asarray(_inputs(32, 2, seed=3), jnp.float32)
+    shares = checks.relevance_by_band(pde.DYNAMICS["burgers"], x)
+    assert list(shares) == ["modes 1-4", "modes 5-16"]
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-5)
+    assert shares["modes 1-4"] > 0.9
