@@ -20,6 +20,7 @@ from jdal import acquisitions, compile_cache, config, loop, parallel, problems, 
 from jdal.problems import files
 
 from . import problem_spec
+from .text import comma_parts
 
 # Not settable with --set: the cell coordinates have their own flags, and method
 # options are set one by one, as <method>.<option>.
@@ -47,7 +48,7 @@ def name_list(kind: str, valid: Callable[[], Sequence[str]]) -> Callable[[str], 
     """argparse type: comma-separated names from `valid()`, duplicates dropped."""
 
     def parse(text: str) -> list[str]:
-        names = [name.strip() for name in text.split(",") if name.strip()]
+        names = comma_parts(text)
         if not names:
             raise argparse.ArgumentTypeError(f"expected a comma-separated {kind} list")
         allowed = list(valid())
@@ -127,7 +128,7 @@ def left_out_note(problem: str) -> str | None:
 
 def int_list(text: str) -> list[int]:
     """argparse type: comma-separated integers >= 1, sorted, duplicates dropped."""
-    return sorted({positive_int(part.strip()) for part in text.split(",") if part})
+    return sorted({positive_int(part) for part in comma_parts(text)})
 
 
 def parse_setting(text: str) -> tuple[str, Any]:

@@ -27,6 +27,8 @@ from jdal.problems.user_oracle import (
     register_if,
 )
 
+from .text import comma_parts
+
 
 def load(spec: str) -> Problem:
     """Builds and registers the problem a CLI `--problem` names, other than a
@@ -50,8 +52,9 @@ def load(spec: str) -> Problem:
                 f"{text!r}: after a data file, ':' takes target=<columns>, e.g. "
                 f"{location}:target=4 or {location}:target=y1,y2"
             )
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        target = [int(p) if re.fullmatch(r"-?\d+", p) else p for p in parts]
+        target = [
+            int(p) if re.fullmatch(r"-?\d+", p) else p for p in comma_parts(value)
+        ]
         return file_problem(_existing(location), target)
     if Path(text).suffix.lower() in DATA_SUFFIXES:
         return file_problem(_existing(text))

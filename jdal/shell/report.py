@@ -33,12 +33,13 @@ from matplotlib.backend_bases import FigureCanvasBase
 from jdal import results, scoring
 
 from . import flags, plots, summary
+from .text import comma_parts
 
 
 def figure_formats(text: str) -> list[str]:
     """argparse type: comma-separated file formats matplotlib can write."""
     supported = FigureCanvasBase.get_supported_filetypes()
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    formats = [part.lower() for part in comma_parts(text)]
     unknown = [f for f in formats if f not in supported]
     if unknown or not formats:
         raise argparse.ArgumentTypeError(
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--beside",
-        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        type=comma_parts,
         default=[],
         help="comma-separated results folders of other sweeps (e.g. the oracles' "
         "beside the measured data sets'): summary.md adds their robustness tables "

@@ -40,6 +40,11 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> lis
     return lines
 
 
+def comma_parts(text: str) -> list[str]:
+    """The non-empty parts of a comma-separated list, stripped of spaces."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 # Fewest seeds whose bootstrap interval is printed: resampling two seeds gives
 # three possible means, not an interval worth reading.
 MIN_SEEDS_FOR_INTERVAL = 3
