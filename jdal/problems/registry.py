@@ -25,6 +25,12 @@ def _factory(module: str, function: str, *args) -> Callable[[], Problem]:
     return make
 
 
+# (dynamics, input dimension) of the PDE problems `<dynamics>_d<d>` (the cases of
+# `jdal.problems.pde`, kept equal to its NAMES by a test).
+_PDE_CASES = tuple(
+    (dynamics, dim_x) for dynamics in ("burgers", "kdv") for dim_x in (8, 32, 128)
+)
+
 # name -> factory; `get` runs each factory once.
 PROBLEMS: dict[str, Callable[[], Problem]] = {
     # The study's eight oracles, in the spec's order.
@@ -46,18 +52,15 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     # PDE oracles with 8 to 128 inputs (exponax solvers), beyond the study.
     **{
         f"{dynamics}_d{dim_x}": _factory("pde", "make", dynamics, dim_x)
-        for dynamics in ("burgers", "kdv")
-        for dim_x in (8, 32, 128)
+        for dynamics, dim_x in _PDE_CASES
     },
 }
 
 # The study's eight (the default of sweeps) and the shipped measured data sets.
 STUDY = ("sine", "robo", "stack", "adm", "foil", "hydr", "bess", "damp")
 MEASURED = ("airfoil", "yacht", "concrete", "energy", "kin8nm", "ccpp")
-# The PDE problems (`jdal.problems.pde.NAMES`, kept equal by a test).
-PDE = tuple(
-    f"{dynamics}_d{dim_x}" for dynamics in ("burgers", "kdv") for dim_x in (8, 32, 128)
-)
+# The PDE problems, in registry order.
+PDE = tuple(f"{dynamics}_d{dim_x}" for dynamics, dim_x in _PDE_CASES)
 # The built-in problems, all groups: a user problem may not take their names.
 BUILT_IN = STUDY + MEASURED + PDE
 

@@ -279,19 +279,11 @@ def robustness_table(
                 for s in method_scores
             )
 
-    def overall(method: str) -> float:
-        if method == "random":
-            return 1.0  # the baseline, by definition
-        # A problem where the method has no cell counts as unknown, i.e. unsafe.
-        return max(
-            worst[method][p].nauc if p in worst[method] else np.inf
-            for p in problem_names
-        )
-
+    overall = overall_worst(scores_by_problem)
     methods = [*worst, "random"]
     ranked = sorted(
         (m for m in methods if m not in reference_methods),
-        key=lambda m: (overall(m), m),
+        key=lambda m: (overall[m], m),
     )
     ranked += sorted(m for m in methods if m in reference_methods)
     n = len(problem_names)
@@ -316,7 +308,7 @@ def robustness_table(
                 "" if reference else str(rank),
                 method_label(method, reference),
                 *cells,
-                f"{overall(method):.3f}",
+                f"{overall[method]:.3f}",
                 robust,
                 clear,
             ]

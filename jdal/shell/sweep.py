@@ -181,16 +181,15 @@ def dry_run(args, cfgs: list[config.Config], seeds: list[int], owner: dict) -> i
     }  # fmt: skip
     for cfg, status, seconds in zip(cfgs, found, recorded, strict=True):
         shard = owner[shards.group_key(cfg)]
-        # A saved cell with some of the seeds runs only the ones it lacks.
         n_run = len(seeds)
         if status != "done":
+            # A saved cell with some of the seeds runs only the ones it lacks.
             n_run = len(cells.seeds_to_run(args.out, cfg, seeds))
             if n_run < len(seeds):
                 status = f"+{n_run} seeds"
-        work = shards.cell_work(cfg, n_run)
-        if status != "done":
             same = known.get(shards.group_key(cfg)) or known.get(cfg.problem)
             seconds = statistics.mean(same) * n_run / len(seeds) if same else None
+        work = shards.cell_work(cfg, n_run)
         rows.append(
             [
                 cfg.problem,
