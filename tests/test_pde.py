@@ -30,6 +30,22 @@ def _output_points(fine: np.ndarray) -> np.ndarray:
     return fine[:: fine.shape[0] // pde.OUTPUT_POINTS]
 
 
+def _numpy_initial_condition(x: np.ndarray, n_points: int) -> np.ndarray:
+    """u0(z) = sum_j (x_{2j-1} cos(jz) + x_{2j} sin(jz)) / j on n points, float64."""
+    z = np.arange(n_points) * 2 * np.pi / n_points
+    j = np.arange(1, x.shape[0] // 2 + 1)[:, None]
+    phase = j * z  # [m, n]
+    cosine, sine = x[0::2, None] / j, x[1::2, None] / j
+    return np.sum(cosine * np.cos(phase) + sine * np.sin(phase), axis=0)
+
+
+def _labelled(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n uniform inputs (seed d) of problem `name` and its oracle's outputs there."""
+    problem = problems.get(name)
+    xs = _inputs(problem.dim_x, n, seed=problem.dim_x)
+    return xs, np.asarray(jax.vmap(problem.oracle)(jnp.asarray(xs, jnp.float32)))
+
+
 def _within_one_percent(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
     """Max |got - want| as a share of want's range, and whether it is below 1 %."""
     share = float(np.max(np.abs(got - want)) / np.ptp(want))
@@ -57,11 +73,7 @@ def test_a_user_cannot_take_a_pde_name():
 
 def test_initial_condition_is_the_decaying_fourier_sum():
     x = _inputs(8, 1)[0]
-    z = np.arange(64) * 2 * np.pi / 64
-    want = sum(
-        (x[2 * j - 2] * np.cos(j * z) + x[2 * j - 1] * np.sin(j * z)) / j
-        for j in range(1, 5)
-    )
+    want = _numpy_initial_condition(x, 64)
     got = np.asarray(pde.initial_condition(jnp.asarray(x, jnp.float32), 64))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -104,9 +116,7 @@ def cole_hopf_burgers(x: np.ndarray, nu: float, t: float, n_points: int = 4096):
 
 @pytest.mark.parametrize("dim_x", pde.DIMENSIONS)
 def test_burgers_matches_cole_hopf(dim_x):
-    problem = problems.get(f"burgers_d{dim_x}")
-    xs = _inputs(dim_x, 3, seed=dim_x)
-    got = np.asarray(jax.vmap(problem.oracle)(jnp.asarray(xs, jnp.float32)))
+    xs, got = _labelled(f"burgers_d{dim_x}", 3)
     for x, row in zip(xs, got, strict=True):
         exact = _output_points(cole_hopf_burgers(x, pde.BURGERS_VISCOSITY, pde.HORIZON))
         ok, share = _within_one_percent(row, exact)
@@ -122,9 +132,7 @@ def scipy_kdv(x: np.ndarray, t: float, n_points: int = 512) -> np.ndarray:
     jdal.problems.pde) by an integrating-factor Fourier method and SciPy's DOP853,
     float64, 2/3 dealiasing."""
     b, a = pde.KDV_CONVECTION, pde.KDV_DISPERSION
-    z = np.arange(n_points) * 2 * np.pi / n_points
-    j = np.arange(1, x.shape[0] // 2 + 1)[:, None]
-    u0 = np.sum((x[0::2, None] * np.cos(j * z) + x[1::2, None] * np.sin(j * z)) / j, 0)
+    u0 = _numpy_initial_condition(x, n_points)
     k = np.fft.rfftfreq(n_points, 1.0 / n_points)
     keep = k < n_points / 3
     linear = 1j * a * k**3  # u_hat_t = linear * u_hat + nonlinear
@@ -148,9 +156,7 @@ def scipy_kdv(x: np.ndarray, t: float, n_points: int = 512) -> np.ndarray:
 
 @pytest.mark.parametrize("dim_x", pde.DIMENSIONS)
 def test_kdv_matches_scipy(dim_x):
-    problem = problems.get(f"kdv_d{dim_x}")
-    xs = _inputs(dim_x, 2, seed=dim_x)
-    got = np.asarray(jax.vmap(problem.oracle)(jnp.asarray(xs, jnp.float32)))
+    xs, got = _labelled(f"kdv_d{dim_x}", 2)
     for x, row in zip(xs, got, strict=True):
         reference = _output_points(scipy_kdv(x, pde.HORIZON))
         ok, share = _within_one_percent(row, reference)
