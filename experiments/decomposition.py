@@ -15,27 +15,41 @@ method's nAUC:
 | 5 `airfoil` | rows | rows | measured | user-table default |
 
 1 → 2 is the test distribution, 2 → 3 the pool distribution, 3 → 4 the label
-noise (what the forest does not reproduce), 4 → 5 the model (the same for foil and
-airfoil at the quick sizes, which cap widths at 64 and use 5 members; for hydr
-against yacht the depth differs: 6 × 50 against 4 × 350). The same chain holds
-for `hydr` / `hydr_rows` / `yacht_hydr_model` / `yacht`. Rows are scaled exactly
-as the forests' training data were (min-max over all rows), so a row's point is
-the point the forest was fitted at.
+noise (what the forest does not reproduce), 4 → 5 the model. For airfoil, 4 and 5
+are the same runs: at the quick sizes foil's model and airfoil's default both cap
+to 4 × 64 with 5 members and train full batch (tests/test_finite_data.py), so the
+`airfoil` cells serve as both and `airfoil_foil_model` is not swept. For yacht the
+depth differs (hydr's 6 × 50 against 4 × 64), so `yacht_hydr_model` is swept. The
+same chain holds for `hydr` / `hydr_rows` / `yacht_hydr_model` / `yacht`. Rows are
+scaled exactly as the forests' training data were (min-max over all rows), so a
+row's point is the point the forest was fitted at; the targets of `foil_rows` and
+`hydr_rows` are min-max scaled over the rows as every table's are (nAUC is a ratio
+to random in the same setting, so the scale of the targets mostly cancels).
 
-    python experiments/sweep.py --problems foil,hydr,airfoil,yacht,\\
-experiments/decomposition.py:foil_rows,experiments/decomposition.py:hydr_rows,\\
-experiments/decomposition.py:airfoil_foil_model,\\
-experiments/decomposition.py:yacht_hydr_model --gammas 2,8,32 --seeds 5 \\
-        --preset quick --out results/decomposition
+Settings 1 (`foil`, `hydr`) are the study's sweep (`figures/data/sweep_quick`) and
+5 the measured sweep (`figures/data/measured`); the others run as
+
+    python experiments/sweep.py --problems experiments/decomposition.py:foil_rows,\
+experiments/decomposition.py:hydr_rows,experiments/decomposition.py:yacht_hydr_model \
+        --gammas 2,8,32 --seeds 5 --preset quick --out results/decomposition
     python experiments/sweep.py --problems foil --set test_inputs=airfoil \
         --gammas 2,8,32 --seeds 5 --preset quick --out results/decomposition_foil_test
     python experiments/sweep.py --problems hydr --set test_inputs=yacht \
         --gammas 2,8,32 --seeds 5 --preset quick --out results/decomposition_hydr_test
 
-(setting 2 writes cells of the problem `foil` too, so it needs its own folder).
+(settings 2 write cells of the problems `foil` and `hydr`, so they need their own
+folders). Run as a script, this file writes the table (`jdal.shell.decomposition`):
+
+    python experiments/decomposition.py --oracles figures/data/sweep_quick \
+        --measured figures/data/measured --rows figures/data/decomposition \
+        --foil-test figures/data/decomposition_foil_test \
+        --hydr-test figures/data/decomposition_hydr_test \
+        --out figures/data/decomposition/summary.md
 """
 
 from __future__ import annotations
+
+import sys
 
 import jax
 import numpy as np
@@ -81,3 +95,9 @@ def airfoil_foil_model():
 
 def yacht_hydr_model():
     return _rows("yacht", "hydr", "yacht_hydr_model", forest_labels=False)
+
+
+if __name__ == "__main__":
+    from jdal.shell.decomposition import main
+
+    sys.exit(main())

@@ -937,3 +937,40 @@ def test_readme_run_example_lists_every_registered_method():
     ]
     expected = [names.method_label(m) for m in names.method_order(acquisitions.names())]
     assert labels == expected
+
+
+def test_decomposition_table_names_the_step_that_moves_each_method():
+    """experiments/decomposition.py's table: worst nAUC over γ per setting, the
+    step with the largest move (resolved only when the intervals are apart), per
+    step how often it is the largest, and the methods that reverse."""
+    from jdal.shell import decomposition
+
+    def score(method, gamma, nauc, interval, reference=False):
+        return metrics.Score(
+            "p", method, gamma, reference, 0.0, 0.0, nauc, np.ones(5), interval, 1.0
+        )
+
+    settings = decomposition.CHAINS["foil"]
+    scores = [
+        [score("gsx", 2, 0.8, (0.7, 0.9)), score("gsx", 8, 0.7, (0.6, 0.8)),
+         score("qbc", 2, 0.9, (0.8, 1.0)), score("mse", 2, 0.5, (0.4, 0.6), True)],
+        [score("gsx", 2, 0.85, (0.75, 0.95)), score("qbc", 2, 0.92, (0.8, 1.0))],
+        None,  # not run
+        [score("gsx", 2, 1.3, (1.2, 1.4)), score("qbc", 2, 0.95, (0.85, 1.05)),
+         score("mse", 2, 0.6, (0.5, 0.7), True)],
+    ]  # fmt: skip
+    lines = decomposition.chain_lines(settings, scores)
+    rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines[2:6]}
+    assert rows["gsx"][:4] == [
+        "0.800 [0.70, 0.90]", "0.850 [0.75, 0.95]", "not run", "1.300 [1.20, 1.40]"
+    ]  # fmt: skip
+    # 3 is not run, so only the test-distribution step is measured.
+    assert rows["gsx"][4] == "test distribution (+0.050, inside the spread) |"
+    assert rows["qbc"][4] == "test distribution (+0.020, inside the spread) |"
+    assert rows["mse (reference)"][4] == " |"  # references are not counted
+    steps = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines[8:11]}
+    assert steps["test distribution"] == ["0.035", "2 methods |"]
+    assert steps["pool distribution"] == ["not run", "0 methods |"]
+    assert lines[-1] == "Below 1 in the first setting, not in the last: gsx."
+    assert decomposition.apart(scores[0][0], scores[3][0])
+    assert not decomposition.apart(scores[0][2], scores[3][1])

@@ -211,3 +211,47 @@ def test_test_inputs_draws_the_oracles_test_points_from_a_tables_rows():
     )
     with pytest.raises(ValueError, match="has 5 inputs, problem 'robo' has 4"):
         loop.test_rows_of(problems.get("robo"), cfg)
+
+
+def test_the_decomposition_problems_change_one_factor_each():
+    """experiments/decomposition.py: foil_rows is the airfoil rows (scaled as the
+    forest's training data) labelled by the forest (min-max scaled over the rows, as
+    every table's targets are); airfoil_foil_model the same rows
+    with their measured labels. At the quick sizes foil's model and airfoil's
+    default are both capped to 4 x 64 with 5 members, so setting 4 is setting 5
+    (the sweep skips it), while hydr's 6 x 50 stays apart from yacht's 4 x 64."""
+    from jdal.models import ensemble
+    from jdal.shell import problem_spec
+
+    spec = "experiments/decomposition.py:"
+    airfoil, foil = problems.get("airfoil"), problems.get("foil")
+    foil_rows = problem_spec.load(spec + "foil_rows")
+    measured = problem_spec.load(spec + "airfoil_foil_model")
+    np.testing.assert_array_equal(foil_rows.data.x, airfoil.data.x)
+    forest = np.asarray(foil.label(airfoil.data.x), np.float64)
+    low, high = forest.min(), forest.max()
+    np.testing.assert_allclose(
+        foil_rows.data.y, 2 * (forest - low) / (high - low) - 1, atol=1e-5
+    )
+    np.testing.assert_array_equal(measured.data.x, airfoil.data.x)
+    np.testing.assert_array_equal(measured.data.y, airfoil.data.y)
+    assert not np.allclose(foil_rows.data.y, airfoil.data.y)
+
+    def quick_model(problem, name):
+        cfg = config.quick(problem=name, method="random", gamma=None)
+        module = ensemble.make_module(problem, cfg)
+        return module.hidden, ensemble.resolved_model_settings(problem, cfg)
+
+    (hidden, settings), (hidden_5, settings_5) = (
+        quick_model(measured, "airfoil"),
+        quick_model(airfoil, "airfoil"),
+    )
+    assert hidden == hidden_5 == (64,) * 4
+    assert settings.pop("batch_size") is None  # full batch; and 2000 is more than
+    cfg = config.quick(problem="airfoil", method="random", gamma=None)
+    assert settings_5.pop("batch_size") >= cfg.n_initial + cfg.steps * cfg.k
+    assert settings == settings_5  # the rows a quick run ever labels: full batch too
+    yacht_hydr = problem_spec.load(spec + "yacht_hydr_model")
+    yacht = problems.get("yacht")
+    assert quick_model(yacht_hydr, "yacht")[0] == (50,) * 6
+    assert quick_model(yacht, "yacht")[0] == (64,) * 4
