@@ -27,7 +27,7 @@ from typing import NamedTuple
 from jdal import metrics, results, scoring
 
 from .names import method_label, method_order
-from .summary import references
+from .summary import references, worst_scores
 from .text import MIN_SEEDS_FOR_INTERVAL, markdown_table, nauc_text
 
 
@@ -60,14 +60,6 @@ CHAINS: dict[str, tuple[Setting, ...]] = {
     ),
 }
 SOURCES = ("oracles", "foil_test", "hydr_test", "rows", "measured")
-
-
-def worst_scores(scores: Sequence[metrics.Score]) -> dict[str, metrics.Score]:
-    """method -> its score at the worst γ (largest nAUC)."""
-    by_method: dict[str, list[metrics.Score]] = defaultdict(list)
-    for score in scores:
-        by_method[score.method].append(score)
-    return {m: max(s, key=lambda s: s.nauc) for m, s in by_method.items()}
 
 
 def apart(a: metrics.Score, b: metrics.Score) -> bool:

@@ -268,15 +268,14 @@ def robustness_table(
     worst: dict[str, dict[str, metrics.Score]] = defaultdict(dict)
     clearly: dict[str, int] = defaultdict(int)
     for problem, scores in scores_by_problem.items():
-        by_method = defaultdict(list)
-        for score in scores:
-            by_method[score.method].append(score)
-        for method, method_scores in by_method.items():
-            worst[method][problem] = max(method_scores, key=lambda s: s.nauc)
+        for method, score in worst_scores(scores).items():
+            worst[method][problem] = score
+        for method in {s.method for s in scores}:
             clearly[method] += all(
                 s.nauc_per_seed.size >= MIN_SEEDS_FOR_INTERVAL
                 and s.nauc_interval[1] < 1.0
-                for s in method_scores
+                for s in scores
+                if s.method == method
             )
 
     overall = overall_worst(scores_by_problem)
@@ -315,6 +314,15 @@ def robustness_table(
         )
     headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
     return markdown_table([*headers, "clearly"], rows)
+
+
+def worst_scores(scores: Sequence[metrics.Score]) -> dict[str, metrics.Score]:
+    """method -> its score at its worst γ (largest nAUC) among `scores`."""
+    worst: dict[str, metrics.Score] = {}
+    for score in scores:
+        if score.method not in worst or score.nauc > worst[score.method].nauc:
+            worst[score.method] = score
+    return worst
 
 
 def overall_worst(scores_by_problem: dict[str, list[metrics.Score]]) -> dict:
