@@ -969,8 +969,8 @@ def test_decomposition_table_names_the_step_that_moves_each_method():
     assert rows["qbc"][4] == "test distribution (+0.020, inside the spread) |"
     assert rows["mse (reference)"][4] == " |"  # references are not counted
     steps = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines[8:11]}
-    assert steps["test distribution"] == ["0.035", "2 methods |"]
-    assert steps["pool distribution"] == ["not run", "0 methods |"]
+    assert steps["test distribution"] == ["0.035", "2 methods (0 resolved) |"]
+    assert steps["pool distribution"] == ["not run", "0 methods (0 resolved) |"]
     assert lines[-1] == "Below 1 in the first setting, not in the last: gsx."
     assert decomposition.apart(scores[0][0], scores[3][0])
     assert not decomposition.apart(scores[0][2], scores[3][1])

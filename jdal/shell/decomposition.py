@@ -88,7 +88,7 @@ def chain_lines(
     steps = [s.change for s in settings[1:]]
     headers = ["method", *(s.name for s in settings), "largest move"]
     rows = []
-    largest_by_step: dict[str, list[float]] = defaultdict(list)
+    largest_by_step: dict[str, list[bool]] = defaultdict(list)  # resolved or not
     moves_by_step: dict[str, list[float]] = defaultdict(list)
     for method in methods:
         cells = [w[method] if w and method in w else None for w in worst]
@@ -103,7 +103,7 @@ def chain_lines(
             for move, step, _ in moves:
                 moves_by_step[step].append(abs(move))
             move, step, resolved = max(moves, key=lambda m: abs(m[0]))
-            largest_by_step[step].append(move)
+            largest_by_step[step].append(resolved)
             spread = "intervals apart" if resolved else "inside the spread"
             row.append(f"{step} ({move:+.3f}, {spread})")
         else:
@@ -117,7 +117,8 @@ def chain_lines(
                 step,
                 f"{sum(moves_by_step[step]) / len(moves_by_step[step]):.3f}"
                 if moves_by_step[step] else "not run",
-                f"{len(largest_by_step[step])} methods",
+                f"{len(largest_by_step[step])} methods "
+                f"({sum(largest_by_step[step])} resolved)",
             ]
             for step in steps
         ],
