@@ -14,7 +14,9 @@ keeps them and only the seeds it lacks are run: a sweep asked for 5 seeds where
 from __future__ import annotations
 
 import datetime
+import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -219,3 +221,14 @@ def ensure_cell(
         arrays, meta = merge_seeds(out, cfg, seeds, arrays, meta)
     folder = results.save_cell(out, cfg, arrays, meta)
     return CellOutcome(results.load_cell(folder), found.status, found.detail, True)
+
+
+def load_cells(out: str | Path) -> list[results.Cell]:
+    """Every completed cell under `out` (`results.load`), printing to stderr each
+    warning it raised (a corrupt cell skipped, naming its file)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = results.load(out)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return loaded

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +25,9 @@ from typing import NamedTuple
 
 from jdal import metrics, results, scoring
 
+from .cells import load_cells
 from .names import method_label, method_order
-from .summary import references, worst_scores
+from .summary import worst_scores
 from .text import MIN_SEEDS_FOR_INTERVAL, markdown_table, nauc_text
 
 
@@ -83,7 +83,7 @@ def chain_lines(
 
     `scores[i]`: setting i's scores (all methods, all γ), None where not run."""
     worst = [None if s is None else worst_scores(s) for s in scores]
-    reference_methods = set().union(*(references({"": s}) for s in scores if s))
+    reference_methods = {x.method for s in scores if s for x in s if x.reference}
     methods = method_order({m for w in worst if w for m in w})
     steps = [s.change for s in settings[1:]]
     headers = ["method", *(s.name for s in settings), "largest move"]
@@ -198,11 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: --{source.replace('_', '-')} {folder} is not a folder; "
                   "its settings show as not run", file=sys.stderr)  # fmt: skip
             continue
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            scored[source] = scoring.score_cells(results.load(folder))
-        for warning in caught:
-            print(f"warning: {warning.message}", file=sys.stderr)
+        scored[source] = scoring.score_cells(load_cells(folder))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join(decomposition_lines(scored, folders)) + "\n"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 from matplotlib.backend_bases import FigureCanvasBase
@@ -33,6 +32,7 @@ from matplotlib.backend_bases import FigureCanvasBase
 from jdal import results, scoring
 
 from . import flags, plots, summary
+from .cells import load_cells
 from .text import comma_parts
 
 
@@ -91,11 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.figures) if args.figures else out / "figures"
     if not out.is_dir():
         parser.error(f"argument out: {out} is not a folder")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cells = results.load(out)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+    cells = load_cells(out)
     if not cells:
         print(f"error: no completed result cells under {out}", file=sys.stderr)
         return 1

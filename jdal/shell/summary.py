@@ -268,15 +268,15 @@ def robustness_table(
     worst: dict[str, dict[str, metrics.Score]] = defaultdict(dict)
     clearly: dict[str, int] = defaultdict(int)
     for problem, scores in scores_by_problem.items():
+        unclear = {
+            s.method
+            for s in scores
+            if s.nauc_per_seed.size < MIN_SEEDS_FOR_INTERVAL
+            or s.nauc_interval[1] >= 1.0
+        }
         for method, score in worst_scores(scores).items():
             worst[method][problem] = score
-        for method in {s.method for s in scores}:
-            clearly[method] += all(
-                s.nauc_per_seed.size >= MIN_SEEDS_FOR_INTERVAL
-                and s.nauc_interval[1] < 1.0
-                for s in scores
-                if s.method == method
-            )
+            clearly[method] += method not in unclear
 
     overall = overall_worst(scores_by_problem)
     methods = [*worst, "random"]
