@@ -163,7 +163,7 @@ def test_shards_partition_the_plan_into_whole_groups(n_shards):
 
 def test_shards_do_not_depend_on_what_is_on_disk(tmp_path, monkeypatch, capsys):
     """Workers that start later (some cells done) split the plan the same way."""
-    cfgs = plan("--problems", "sine", "--methods", "qbc,gsx", "--gammas", "2,8")
+    cfgs = plan("--problems", "sine,robo", "--methods", "qbc,gsx", "--gammas", "2,8")
     assert {cfg.problem for cfg in cfgs} == {"sine", "robo"}
     before = shards.assign(cfgs, 2, 2)
     install_fake_cells(monkeypatch)
@@ -238,7 +238,7 @@ def never(*args, **kwargs):
 
 
 def sweep_argv(out, *extra):
-    return ["--problems", "sine", "--methods", "qbc,gsx", "--gammas", "2,8",
+    return ["--problems", "sine,robo", "--methods", "qbc,gsx", "--gammas", "2,8",
             "--preset", "smoke", "--steps", "2", "--seeds", "2", "--out", str(out),
             *extra]  # fmt: skip
 
