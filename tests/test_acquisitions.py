@@ -1,6 +1,6 @@
 """Acquisitions: the contract every registered method keeps, hand-built cases with a
 known answer, naive references for the greedy family, the auxiliaries that train,
-and every method end to end on every problem.
+and every method end to end on every kind of model (every problem with random).
 
 The contract tests are parametrised over `acquisitions.names()`, so a new method is
 covered by adding it to the registry.
