@@ -526,6 +526,28 @@ def test_more_seeds_run_only_the_seeds_a_saved_cell_lacks(
     assert all(cell.seeds == [0, 1] for cell in results.load(grown))
 
 
+def test_seeds_are_added_to_cells_saved_before_pool_sizes_were_recorded(
+    tmp_path, fake_runs
+):
+    """Cells saved before `pool_sizes` existed get the new runs' row for their
+    seeds (the pool size never depends on the seed) and grow like newer cells."""
+    argv = ["--problems", "sine", "--methods", "qbc", "--gammas", "8"]
+    argv += ["--preset", "smoke", "--steps", "3", "--out", str(tmp_path)]
+    assert sweep.main([*argv, "--seeds", "2"]) == 0
+    for cfg in fake_runs.made:  # rewritten as an older jdal wrote them
+        cell = results.saved_cell(tmp_path, cfg)
+        old = {n: v for n, v in cell.arrays.items() if n != "pool_sizes"}
+        results.save_cell(tmp_path, cfg, old, {"timing": cell.meta["timing"]})
+    assert all("pool_sizes" not in c.arrays for c in results.load(tmp_path))
+    assert sweep.main([*argv, "--seeds", "3"]) == 0
+    for cell in results.load(tmp_path):
+        assert cell.seeds == [0, 1, 2]
+        sizes = cell.arrays["pool_sizes"]
+        assert sizes.shape == (3, 3) and np.all(sizes == sizes[:1])
+        if cell.gamma is not None:
+            assert np.all(sizes == cell.config["k"] * cell.gamma)
+
+
 def test_run_adds_seeds_to_its_saved_cells(tmp_path, fake_runs, capsys):
     argv = ["--problem", "sine", "--gamma", "2", "--methods", "qbc"]
     argv += ["--preset", "smoke", "--steps", "3", "--out", str(tmp_path)]

@@ -138,6 +138,26 @@ def seeds_to_run(
     return [s for s in wanted if s not in saved.seeds]
 
 
+def filled_arrays(
+    saved: results.Cell, arrays: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Arrays a cell saved before they were recorded, for its seeds, where the new
+    runs show their value: `pool_sizes` int[S, T] (added with finite data sets)
+    depends on the config and the set sizes only, never on the seed, so the new
+    runs' row is every saved seed's too. Any other missing array is an error."""
+    filled = {}
+    for name, value in arrays.items():
+        if name in saved.arrays:
+            continue
+        if name != "pool_sizes" or not np.all(value == value[:1]):
+            raise ValueError(
+                f"{saved.folder}: the saved runs lack {name!r}; recompute the cell "
+                "(delete its folder) to add seeds"
+            )
+        filled[name] = np.repeat(value[:1], len(saved.seeds), axis=0)
+    return filled
+
+
 def merge_seeds(
     out: str | Path,
     cfg: config.Config,
@@ -158,10 +178,11 @@ def merge_seeds(
         raise ValueError(f"{saved.folder}: the saved runs label other set sizes")
     both = [*saved.seeds, *(int(s) for s in arrays["seeds"])]
     order = [both.index(int(s)) for s in seeds]
+    saved_arrays = {**saved.arrays, **filled_arrays(saved, arrays)}
     merged = {
         name: value
         if name == "n_labelled"
-        else np.concatenate([saved.arrays[name], value])[order]
+        else np.concatenate([saved_arrays[name], value])[order]
         for name, value in arrays.items()
     }
     batches = saved.meta.get("seed_batches") or [
