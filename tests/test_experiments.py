@@ -548,6 +548,32 @@ def test_seeds_are_added_to_cells_saved_before_pool_sizes_were_recorded(
             assert np.all(sizes == cell.config["k"] * cell.gamma)
 
 
+def test_cells_lacking_an_unfillable_array_are_recomputed_not_merged(
+    tmp_path, fake_runs, capsys
+):
+    """A saved cell without an array that only a run can give its seeds is
+    recomputed whole, decided before anything is computed (not refused at the
+    merge after the new seeds ran)."""
+    argv = ["--problems", "sine", "--methods", "qbc", "--gammas", "8"]
+    argv += ["--preset", "smoke", "--steps", "3", "--out", str(tmp_path)]
+    assert sweep.main([*argv, "--seeds", "2"]) == 0
+    for cfg in fake_runs.made:
+        cell = results.saved_cell(tmp_path, cfg)
+        old = {n: v for n, v in cell.arrays.items() if n != "n_nonfinite_labels"}
+        results.save_cell(tmp_path, cfg, old, {"timing": cell.meta["timing"]})
+        assert cells.unfillable_arrays(results.saved_cell(tmp_path, cfg)) == [
+            "n_nonfinite_labels"
+        ]
+        assert cells.seeds_to_run(tmp_path, cfg, [0, 1, 2]) == [0, 1, 2]
+    capsys.readouterr()
+    assert sweep.main([*argv, "--seeds", "3"]) == 0
+    assert "stale, will recompute" in capsys.readouterr().out
+    for cell in results.load(tmp_path):
+        assert cell.seeds == [0, 1, 2]
+        assert cell.arrays["n_nonfinite_labels"].shape == (3,)
+        assert len(cell.meta.get("seed_batches") or [None]) == 1
+
+
 def test_run_adds_seeds_to_its_saved_cells(tmp_path, fake_runs, capsys):
     argv = ["--problem", "sine", "--gamma", "2", "--methods", "qbc"]
     argv += ["--preset", "smoke", "--steps", "3", "--out", str(tmp_path)]

@@ -130,12 +130,29 @@ def seeds_to_run(
 ) -> list[int]:
     """The seeds of `seeds` to compute for the cell of `cfg` under `out`: those a
     saved cell with the same config lacks when it holds only requested seeds,
-    else all of `seeds` (none saved, another config, or seeds not asked for)."""
+    else all of `seeds` (none saved, another config, seeds not asked for, or
+    saved runs that lack an array today's runs record, `unfillable_arrays`)."""
     saved = results.saved_cell(out, cfg)
     wanted = [int(s) for s in seeds]
     if saved is None or not set(saved.seeds) < set(wanted):
         return wanted
+    if unfillable_arrays(saved):
+        # The merge could not give the saved seeds these arrays: decide now, so
+        # no new seeds are computed only to be refused at the merge.
+        return wanted
     return [s for s in wanted if s not in saved.seeds]
+
+
+# Arrays a cell records for each seed (`results.result_arrays` of a RunResult),
+# and those a cell saved before they existed can be given by `filled_arrays`.
+RECORDED_ARRAYS = frozenset(loop.RunResult._fields) - {"clock"} | {"seeds"}
+FILLABLE_ARRAYS = frozenset({"pool_sizes"})
+
+
+def unfillable_arrays(saved: results.Cell) -> list[str]:
+    """The arrays today's runs record that `saved` lacks and seeds cannot be
+    added without (so the whole cell is recomputed)."""
+    return sorted(RECORDED_ARRAYS - FILLABLE_ARRAYS - set(saved.arrays))
 
 
 def filled_arrays(
