@@ -633,12 +633,13 @@ def test_report_writes_beside_the_results_by_default(tmp_path, fake_runs):
 
 def test_report_sets_another_sweeps_robustness_beside(tmp_path, fake_runs):
     """--beside: the other sweep's robustness table and, per method, its overall
-    worst nAUC in both and whether it is below 1 on both."""
+    worst nAUC in both, whether it is below 1 on both and whether it is never
+    clearly worse than random (3 seeds, so the cells have intervals)."""
     here, there = tmp_path / "measured", tmp_path / "oracles"
-    argv = sweep_args(here)
+    argv = sweep_args(here, "--seeds", "3")
     argv[argv.index("--problems") + 1] = "sine"
     assert sweep.main(argv) == 0
-    argv = sweep_args(there)
+    argv = sweep_args(there, "--seeds", "3")
     argv[argv.index("--problems") + 1] = "robo"
     assert sweep.main(argv) == 0
     figures = tmp_path / "figures"
@@ -648,14 +649,16 @@ def test_report_sets_another_sweeps_robustness_beside(tmp_path, fake_runs):
     assert f"## Beside {there}" in text
     section = text[text.index(f"## Beside {there}") :]
     assert "| rank | method | robo | overall worst |" in section
+    assert "| clearly | clearly worse |" in section
     rows = {
         line.split(" | ")[0][2:]: line.split(" | ")[1:]
         for line in section.splitlines()
         if line.startswith("| ") and line.endswith(("yes |", "no |", "– |"))
     }
     # Fake curves: gsx is half of random's MSE everywhere, qbc twice.
-    assert rows["gsx"][2] == "yes |" and rows["qbc"][2] == "no |"
-    assert rows["random (baseline)"] == ["1.000", "1.000", "– |"]
+    assert rows["gsx"][2:] == ["yes", "yes |"]
+    assert rows["qbc"][2:] == ["no", "no |"]  # its intervals lie above 1
+    assert rows["random (baseline)"] == ["1.000", "1.000", "–", "– |"]
     with pytest.raises(SystemExit):
         report.main([str(here), "--beside", str(tmp_path / "none")])
 
@@ -891,14 +894,16 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
     ]  # fmt: skip
     gsx = rows[0]
     assert gsx[0] == "| 1" and gsx[2:6] == ["0.900", "0.800", "0.900", "2 of 2"]
-    assert gsx[6] == "0 of 2 |"  # one seed: no interval, so never clearly robust
+    assert gsx[6] == "0 of 2"  # one seed: no interval, so never clearly robust
+    assert gsx[7] == "0 of 3 |"  # nor clearly worse
     assert rows[3][2:5] == ["1.400", "0.600", "1.400"]  # qbc: worst is sine's γ 8
     assert rows[-1][0] == "| "  # references are not ranked
 
 
 def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
     """With 3 or more seeds each worst cell shows its bootstrap interval; a
-    problem counts as clearly robust only when every γ's interval is below 1."""
+    problem counts as clearly robust only when every γ's interval is below 1, a
+    cell as clearly worse only when its interval is above 1."""
 
     def score(problem, gamma, nauc, interval):
         return metrics.Score(
@@ -911,14 +916,16 @@ def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
         ],
         "robo": [
             score("robo", 2, 0.8, (0.7, 0.9)), score("robo", 8, 0.95, (0.85, 1.05)),
+            score("robo", 32, 1.2, (1.1, 1.3)),
         ],
     }  # fmt: skip
     rows = [line.split(" | ") for line in summary.robustness_table(scores, set())[2:]]
     gsx = next(row for row in rows if row[1] == "gsx")
-    assert gsx[2:4] == ["0.900 [0.80, 0.95]", "0.950 [0.85, 1.05]"]
-    assert gsx[4:] == ["0.950", "2 of 2", "1 of 2 |"]  # robo's γ 8 is unresolved
+    assert gsx[2:4] == ["0.900 [0.80, 0.95]", "1.200 [1.10, 1.30]"]
+    # robo's γ 32 is clearly worse, so robo is neither robust nor clearly so
+    assert gsx[4:] == ["1.200", "1 of 2", "1 of 2", "1 of 5 |"]
     random = next(row for row in rows if row[1] == "random (baseline)")
-    assert random[2:] == ["1.000", "1.000", "1.000", "–", "– |"]
+    assert random[2:] == ["1.000", "1.000", "1.000", "–", "–", "– |"]
 
 
 def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):

@@ -224,7 +224,8 @@ def summary_lines(
         "bootstrap interval) and overall, methods ranked by the overall worst "
         "(below 1: better than random whatever γ, on these problems). Where two "
         "methods' intervals overlap, their order is not resolved by these seeds; "
-        "'clearly' counts the problems where every γ's interval lies below 1:",
+        "'clearly' counts the problems where every γ's interval lies below 1, "
+        "'clearly worse' the cells (problem, γ) whose interval lies above 1:",
         "",
         *robustness_table(scores_by_problem, reference_methods),
     ]
@@ -263,10 +264,12 @@ def robustness_table(
     cell's bootstrap interval) and over all of them, ranked by the latter;
     references after the ranked methods. "robust on" counts the problems where
     nAUC < 1 at every γ; "clearly" those where every γ's interval lies below 1, so
-    the seed-to-seed spread cannot undo it."""
+    the seed-to-seed spread cannot undo it; "clearly worse" the cells (problem,
+    γ) whose interval lies above 1, where the method loses to random beyond it."""
     problem_names = list(scores_by_problem)
     worst: dict[str, dict[str, metrics.Score]] = defaultdict(dict)
     clearly: dict[str, int] = defaultdict(int)
+    worse = clearly_worse(scores_by_problem)
     for problem, scores in scores_by_problem.items():
         unclear = {
             s.method
@@ -291,7 +294,7 @@ def robustness_table(
         reference = method in reference_methods
         if method == "random":
             cells = ["1.000"] * n
-            robust = clear = "–"
+            robust = clear = worse_at = "–"
         else:
             cells = [
                 nauc_text(worst[method][p]) if p in worst[method] else ""
@@ -302,6 +305,7 @@ def robustness_table(
                 for p in problem_names
             )
             robust, clear = f"{robust_on} of {n}", f"{clearly[method]} of {n}"
+            worse_at = "{} of {}".format(*worse[method])
         rows.append(
             [
                 "" if reference else str(rank),
@@ -310,10 +314,27 @@ def robustness_table(
                 f"{overall[method]:.3f}",
                 robust,
                 clear,
+                worse_at,
             ]
         )
     headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
-    return markdown_table([*headers, "clearly"], rows)
+    return markdown_table([*headers, "clearly", "clearly worse"], rows)
+
+
+def clearly_worse(
+    scores_by_problem: dict[str, list[metrics.Score]],
+) -> dict[str, tuple[int, int]]:
+    """method -> (cells whose interval lies above 1, cells), over problems and γ:
+    where it loses to random beyond the seed-to-seed spread."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for scores in scores_by_problem.values():
+        for score in scores:
+            counts[score.method][0] += bool(
+                score.nauc_per_seed.size >= MIN_SEEDS_FOR_INTERVAL
+                and score.nauc_interval[0] > 1.0
+            )
+            counts[score.method][1] += 1
+    return {method: (worse, n) for method, (worse, n) in counts.items()}
 
 
 def worst_scores(scores: Sequence[metrics.Score]) -> dict[str, metrics.Score]:
@@ -344,7 +365,8 @@ def worst_text(worst: float) -> str:
 
 def beside_lines(out, scored: Scored, other_out, other: Scored) -> list[str]:
     """summary.md lines: another sweep's robustness table, and per method its
-    overall worst nAUC here and there and whether it beats random on both."""
+    overall worst nAUC here and there, whether it beats random on both, and
+    whether it is never clearly worse than random on either."""
     reference_methods = references(scored.scores_by_problem) | references(
         other.scores_by_problem
     )
@@ -358,21 +380,32 @@ def beside_lines(out, scored: Scored, other_out, other: Scored) -> list[str]:
         *robustness_table(other.scores_by_problem, reference_methods),
         "",
         f"Overall worst nAUC over γ here ({out}) and in {other_out}; "
-        "below 1 on both: better than random whatever γ, on both sets of problems:",
+        "below 1 on both: better than random whatever γ, on both sets of "
+        "problems; never clearly worse: no cell's interval above 1, here or there:",
         "",
     ]
     methods = sorted(
         (m for m in set(here) | set(there) if m not in reference_methods),
         key=lambda m: (max(here.get(m, np.inf), there.get(m, np.inf)), m),
     )
+    worse_here = clearly_worse(scored.scores_by_problem)
+    worse_there = clearly_worse(other.scores_by_problem)
     rows = []
     for method in methods:
         a, b = here.get(method, np.inf), there.get(method, np.inf)
-        both = "yes" if max(a, b) < 1.0 else ("–" if method == "random" else "no")
-        rows.append([method_label(method), worst_text(a), worst_text(b), both])
-    return lines + markdown_table(
-        ["method", str(out), str(other_out), "below 1 on both"], rows
-    )
+        both = "yes" if max(a, b) < 1.0 else "no"
+        never = (
+            "yes"
+            if method in worse_here
+            and method in worse_there
+            and worse_here[method][0] + worse_there[method][0] == 0
+            else "no"
+        )
+        if method == "random":
+            both = never = "–"
+        rows.append([method_label(method), worst_text(a), worst_text(b), both, never])
+    headers = ["method", str(out), str(other_out), "below 1 on both"]
+    return lines + markdown_table([*headers, "never clearly worse"], rows)
 
 
 def dimension_families(names) -> dict[str, dict[int, str]]:
