@@ -117,7 +117,8 @@ def chain_lines(
                 step,
                 f"{sum(moves_by_step[step]) / len(moves_by_step[step]):.3f}"
                 if moves_by_step[step] else "not run",
-                f"{len(largest_by_step[step])} methods "
+                f"{len(largest_by_step[step])} "
+                f"{'method' if len(largest_by_step[step]) == 1 else 'methods'} "
                 f"({sum(largest_by_step[step])} resolved)",
             ]
             for step in steps
