@@ -715,9 +715,10 @@ def test_cells_without_step_timings_still_report(tmp_path, fake_runs, capsys):
 
 
 def summary_cells(text: str) -> set[tuple[str, str, str]]:
-    """(problem, method, gamma) of random and of every nAUC entry in summary.md."""
+    """(problem, method, gamma) of random and of every nAUC entry in summary.md
+    (the sections of its own problems: the "## Beside" tables are another's)."""
     cells, problem = set(), None
-    lines = iter(text.splitlines())
+    lines = iter(text.split("\n## Beside ")[0].splitlines())
     for line in lines:
         if line.startswith("## ") and line != "## All problems":
             problem = line.removeprefix("## ")
@@ -769,22 +770,26 @@ def test_report_tables_hold_the_same_cells(tmp_path, fake_runs):
 
 
 @pytest.mark.parametrize(
-    "cells_folder, figures_folder",
+    "cells_folder, figures_folder, beside",
     [
-        ("figures/data/sweep_quick", "figures"),
-        ("figures/data/airfoil", "figures/airfoil"),
-        ("figures/data/projectile", "figures/projectile"),
+        ("figures/data/sweep_quick", "figures", None),
+        ("figures/data/airfoil", "figures/airfoil", None),
+        ("figures/data/projectile", "figures/projectile", None),
+        ("figures/data/measured", "figures/measured", "figures/data/sweep_quick"),
     ],
 )
 def test_committed_tables_match_the_committed_cells(
-    tmp_path, monkeypatch, cells_folder, figures_folder
+    tmp_path, monkeypatch, cells_folder, figures_folder, beside
 ):
     """Each committed summary.md and cells.csv is exactly what report.py makes of
     the raw cells beside it (regenerate: python experiments/report.py
-    <cells_folder> --figures <figures_folder>)."""
+    <cells_folder> --figures <figures_folder> [--beside <beside>])."""
     monkeypatch.chdir(ROOT)
     out, figures = Path(cells_folder), ROOT / figures_folder
-    summary.write_tables(out, tmp_path, scoring.score_cells(results.load(out)))
+    others = (
+        [] if beside is None else [(beside, scoring.score_cells(results.load(beside)))]
+    )
+    summary.write_tables(out, tmp_path, scoring.score_cells(results.load(out)), others)
     for name in ("summary.md", "cells.csv"):
         same = (tmp_path / name).read_bytes() == (figures / name).read_bytes()
         assert same, f"{figures_folder}/{name} differs from the report of {out}"
