@@ -921,16 +921,21 @@ def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
         ],
         "robo": [
             score("robo", 2, 0.8, (0.7, 0.9)), score("robo", 8, 0.95, (0.85, 1.05)),
-            score("robo", 32, 1.2, (1.1, 1.3)),
+        ],
+        "bess": [
+            score("bess", 2, 0.98, (0.95, 1.05)), score("bess", 8, 1.2, (1.1, 1.3)),
         ],
     }  # fmt: skip
     rows = [line.split(" | ") for line in summary.robustness_table(scores, set())[2:]]
     gsx = next(row for row in rows if row[1] == "gsx")
-    assert gsx[2:4] == ["0.900 [0.80, 0.95]", "1.200 [1.10, 1.30]"]
-    # robo's γ 32 is clearly worse, so robo is neither robust nor clearly so
-    assert gsx[4:] == ["1.200", "1 of 2", "1 of 2", "1 of 5 |"]
+    assert gsx[2:5] == [
+        "0.900 [0.80, 0.95]", "0.950 [0.85, 1.05]", "1.200 [1.10, 1.30]"
+    ]  # fmt: skip
+    # robo's γ 8 is unresolved (robust, not clearly); bess's γ 8 is clearly worse
+    # and its γ 2, with an interval over 1, is not
+    assert gsx[5:] == ["1.200", "2 of 3", "1 of 3", "1 of 6 |"]
     random = next(row for row in rows if row[1] == "random (baseline)")
-    assert random[2:] == ["1.000", "1.000", "1.000", "–", "–", "– |"]
+    assert random[2:] == ["1.000", "1.000", "1.000", "1.000", "–", "–", "– |"]
 
 
 def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):

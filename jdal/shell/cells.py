@@ -166,7 +166,7 @@ def filled_arrays(
     for name, value in arrays.items():
         if name in saved.arrays:
             continue
-        if name != "pool_sizes" or not np.all(value == value[:1]):
+        if name not in FILLABLE_ARRAYS or not np.all(value == value[:1]):
             raise ValueError(
                 f"{saved.folder}: the saved runs lack {name!r}; recompute the cell "
                 "(delete its folder) to add seeds"

@@ -28,7 +28,7 @@ from jdal import metrics, results, scoring
 from .cells import load_cells
 from .names import method_label, method_order
 from .summary import worst_scores
-from .text import MIN_SEEDS_FOR_INTERVAL, markdown_table, nauc_text
+from .text import interval, markdown_table, nauc_text
 
 
 class Setting(NamedTuple):
@@ -65,11 +65,10 @@ SOURCES = ("oracles", "foil_test", "hydr_test", "rows", "measured")
 def apart(a: metrics.Score, b: metrics.Score) -> bool:
     """Whether two cells' bootstrap intervals do not overlap (both need enough
     seeds for an interval): a move the seed-to-seed spread cannot explain."""
-    if min(a.nauc_per_seed.size, b.nauc_per_seed.size) < MIN_SEEDS_FOR_INTERVAL:
+    first, second = interval(a), interval(b)
+    if first is None or second is None:
         return False
-    return a.nauc_interval[1] < b.nauc_interval[0] or (
-        b.nauc_interval[1] < a.nauc_interval[0]
-    )
+    return first[1] < second[0] or second[1] < first[0]
 
 
 def chain_lines(

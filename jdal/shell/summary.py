@@ -25,7 +25,13 @@ from jdal import metrics, results
 from jdal.scoring import Scored, effective_gammas
 
 from .names import NO_GAMMA, gamma_key, method_label, method_order
-from .text import MIN_SEEDS_FOR_INTERVAL, markdown_table, nauc_text
+from .text import (
+    MIN_SEEDS_FOR_INTERVAL,
+    clearly_above_one,
+    clearly_below_one,
+    markdown_table,
+    nauc_text,
+)
 from .timing import timing_text
 
 # problem -> method -> {γ (None: ignores γ): nAUC}
@@ -271,12 +277,7 @@ def robustness_table(
     clearly: dict[str, int] = defaultdict(int)
     worse = clearly_worse(scores_by_problem)
     for problem, scores in scores_by_problem.items():
-        unclear = {
-            s.method
-            for s in scores
-            if s.nauc_per_seed.size < MIN_SEEDS_FOR_INTERVAL
-            or s.nauc_interval[1] >= 1.0
-        }
+        unclear = {s.method for s in scores if not clearly_below_one(s)}
         for method, score in worst_scores(scores).items():
             worst[method][problem] = score
             clearly[method] += method not in unclear
@@ -329,10 +330,7 @@ def clearly_worse(
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for scores in scores_by_problem.values():
         for score in scores:
-            counts[score.method][0] += bool(
-                score.nauc_per_seed.size >= MIN_SEEDS_FOR_INTERVAL
-                and score.nauc_interval[0] > 1.0
-            )
+            counts[score.method][0] += clearly_above_one(score)
             counts[score.method][1] += 1
     return {method: (worse, n) for method, (worse, n) in counts.items()}
 

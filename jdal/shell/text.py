@@ -50,9 +50,29 @@ def comma_parts(text: str) -> list[str]:
 MIN_SEEDS_FOR_INTERVAL = 3
 
 
+def interval(score: metrics.Score) -> tuple[float, float] | None:
+    """The cell's bootstrap interval of nAUC; None below MIN_SEEDS_FOR_INTERVAL."""
+    if score.nauc_per_seed.size < MIN_SEEDS_FOR_INTERVAL:
+        return None
+    low, high = score.nauc_interval
+    return low, high
+
+
+def clearly_below_one(score: metrics.Score) -> bool:
+    """Better than random beyond the seed-to-seed spread: interval below 1."""
+    bounds = interval(score)
+    return bounds is not None and bounds[1] < 1.0
+
+
+def clearly_above_one(score: metrics.Score) -> bool:
+    """Worse than random beyond the seed-to-seed spread: interval above 1."""
+    bounds = interval(score)
+    return bounds is not None and bounds[0] > 1.0
+
+
 def nauc_text(score: metrics.Score) -> str:
     """nAUC with its bootstrap interval (none below MIN_SEEDS_FOR_INTERVAL seeds)."""
-    if score.nauc_per_seed.size < MIN_SEEDS_FOR_INTERVAL:
+    bounds = interval(score)
+    if bounds is None:
         return f"{score.nauc:.3f}"
-    low, high = score.nauc_interval
-    return f"{score.nauc:.3f} [{low:.2f}, {high:.2f}]"
+    return f"{score.nauc:.3f} [{bounds[0]:.2f}, {bounds[1]:.2f}]"
