@@ -1036,6 +1036,20 @@ def test_decomposition_table_names_the_step_that_moves_each_method():
     steps = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines[8:11]}
     assert steps["test distribution"] == ["0.035", "2 methods (0 resolved) |"]
     assert steps["pool distribution"] == ["not run", "0 methods (0 resolved) |"]
-    assert lines[-1] == "Below 1 in the first setting, not in the last: gsx."
+    assert lines[-3] == "Below 1 in the first setting, not in the last: gsx."
+    # the reversing method's largest move, with whether it is resolved
+    assert (
+        lines[-1] == "Their largest move: test distribution for gsx (0 of 1 resolved)."
+    )
+    causes = decomposition.reversal_causes(
+        ["gsx", "qbc", "ll"],
+        {"gsx": ("pool distribution", True), "qbc": ("test distribution", False),
+         "ll": ("pool distribution", False)},
+        ["test distribution", "pool distribution", "label noise"],
+    )  # fmt: skip
+    assert causes == (
+        "test distribution for qbc (0 of 1 resolved); "
+        "pool distribution for gsx, ll (1 of 2 resolved)"
+    )
     assert decomposition.apart(scores[0][0], scores[3][0])
     assert not decomposition.apart(scores[0][2], scores[3][1])

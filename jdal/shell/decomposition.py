@@ -87,6 +87,7 @@ def chain_lines(
     steps = [s.change for s in settings[1:]]
     headers = ["method", *(s.name for s in settings), "largest move"]
     rows = []
+    largest: dict[str, tuple[str, bool]] = {}  # method -> (step, resolved)
     largest_by_step: dict[str, list[bool]] = defaultdict(list)  # resolved or not
     moves_by_step: dict[str, list[float]] = defaultdict(list)
     for method in methods:
@@ -102,6 +103,7 @@ def chain_lines(
             for move, step, _ in moves:
                 moves_by_step[step].append(abs(move))
             move, step, resolved = max(moves, key=lambda m: abs(m[0]))
+            largest[method] = (step, resolved)
             largest_by_step[step].append(resolved)
             spread = "intervals apart" if resolved else "inside the spread"
             row.append(f"{step} ({move:+.3f}, {spread})")
@@ -137,7 +139,31 @@ def chain_lines(
             + (", ".join(reversed_methods) if reversed_methods else "none")
             + ".",
         ]
+        if any(m in largest for m in reversed_methods):
+            lines += [
+                "",
+                "Their largest move: "
+                + reversal_causes(reversed_methods, largest, steps)
+                + ".",
+            ]
     return lines
+
+
+def reversal_causes(
+    methods: Sequence[str], largest: dict[str, tuple[str, bool]], steps: Sequence[str]
+) -> str:
+    """Which step moves each reversing method most, grouped by step in chain
+    order, with how many of those moves are resolved: the chain's answer to
+    which factor turns the oracle's win into the table's loss."""
+    parts = []
+    for step in steps:
+        named = [m for m in methods if m in largest and largest[m][0] == step]
+        if named:
+            resolved = sum(largest[m][1] for m in named)
+            parts.append(
+                f"{step} for {', '.join(named)} ({resolved} of {len(named)} resolved)"
+            )
+    return "; ".join(parts)
 
 
 def decomposition_lines(scored: dict[str, scoring.Scored], folders: dict) -> list[str]:
