@@ -88,7 +88,6 @@ def chain_lines(
     headers = ["method", *(s.name for s in settings), "largest move"]
     rows = []
     largest: dict[str, tuple[str, bool]] = {}  # method -> (step, resolved)
-    largest_by_step: dict[str, list[bool]] = defaultdict(list)  # resolved or not
     moves_by_step: dict[str, list[float]] = defaultdict(list)
     for method in methods:
         cells = [w[method] if w and method in w else None for w in worst]
@@ -104,13 +103,17 @@ def chain_lines(
                 moves_by_step[step].append(abs(move))
             move, step, resolved = max(moves, key=lambda m: abs(m[0]))
             largest[method] = (step, resolved)
-            largest_by_step[step].append(resolved)
             spread = "intervals apart" if resolved else "inside the spread"
             row.append(f"{step} ({move:+.3f}, {spread})")
         else:
             row.append("")
         rows.append(row)
     lines = markdown_table(headers, rows)
+    # per step: whether each move it is the largest for is resolved
+    largest_by_step = {
+        step: [resolved for s, resolved in largest.values() if s == step]
+        for step in steps
+    }
     lines += ["", *markdown_table(
         ["step", "mean absolute move over methods", "largest move for"],
         [
