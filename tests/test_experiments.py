@@ -905,6 +905,39 @@ def test_robustness_table_ranks_methods_by_their_worst_gamma():
     assert rows[-1][0] == "| "  # references are not ranked
 
 
+def test_diversity_table_shows_collapse_and_where_the_losses_are():
+    """Mode collapse in numbers: per method, median nDiv at the smallest and the
+    largest γ over problems, its lowest nDiv, and the nDiv of the cells clearly
+    worse than random; methods that ignore γ have no row."""
+
+    def score(problem, method, gamma, nauc, interval, ndiv):
+        return metrics.Score(
+            problem, method, gamma, False, 0.0, 0.0, nauc, np.ones(5), interval, ndiv
+        )
+
+    scores = {
+        "sine": [
+            score("sine", "qbc", 2, 0.8, (0.7, 0.9), 1.0),
+            score("sine", "qbc", 32, 2.0, (1.5, 2.5), 0.3),
+            score("sine", "gsx", 2, 0.8, (0.7, 0.9), 1.2),
+            score("sine", "gsx", 32, 0.6, (0.5, 0.7), 1.5),
+            score("sine", "naqbc", None, 0.9, (0.8, 1.0), 0.9),
+        ],
+        "robo": [
+            score("robo", "qbc", 2, 0.9, (0.8, 1.0), 1.0),
+            score("robo", "qbc", 32, 1.1, (0.9, 1.3), 0.7),
+            score("robo", "gsx", 2, 0.9, (0.8, 1.0), 1.1),
+            score("robo", "gsx", 32, 0.8, (0.7, 0.9), 1.4),
+        ],
+    }  # fmt: skip
+    lines = summary.diversity_table(scores, set())
+    assert lines[0].startswith("| method | nDiv γ=2 | nDiv γ=32 | lowest nDiv")
+    rows = {row.split(" | ")[0][2:]: row.split(" | ")[1:] for row in lines[2:]}
+    assert set(rows) == {"gsx", "qbc"}
+    assert rows["qbc"] == ["1.00", "0.50", "0.30 (sine, γ=32)", "1 of 4", "0.30 |"]
+    assert rows["gsx"] == ["1.15", "1.45", "1.10 (robo, γ=2)", "0 of 4", "– |"]
+
+
 def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
     """With 3 or more seeds each worst cell shows its bootstrap interval; a
     problem counts as clearly robust only when every γ's interval is below 1, a

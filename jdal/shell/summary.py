@@ -5,7 +5,8 @@
 
 summary.md: per problem the nAUC and nDiv tables (method x γ), the robust methods
 and the seconds per AL step; then, over all problems, the methods robust on every
-one, the robustness table (worst nAUC over γ) and each method's best γ; and
+one, the robustness table (worst nAUC over γ), each method's best γ and its
+nDiv against γ (the diversity table: mode collapse and where the losses are); and
 where problems form a family over input dimension (`<family>_d<d>`, such as the
 PDE problems `burgers_d8` ... `burgers_d128`), the worst nAUC over γ by method
 and dimension.
@@ -244,6 +245,15 @@ def summary_lines(
         for m in methods
     ]
     lines += markdown_table(["method", *problem_names], rows)
+    lines += [
+        "",
+        "Diversity of the picks against the pool ratio: nDiv at the smallest and the "
+        "largest γ (median over problems), the lowest nDiv of any cell, and the "
+        "cells clearly worse than random with their median nDiv (mode collapse: "
+        "nDiv falling as γ grows, and the losses where it is lowest):",
+        "",
+        *diversity_table(scores_by_problem, reference_methods),
+    ]
     families = dimension_families(grid)
     if families:
         lines += ["", "## By input dimension", ""]
@@ -320,6 +330,42 @@ def robustness_table(
         )
     headers = ["rank", "method", *problem_names, "overall worst", "robust on"]
     return markdown_table([*headers, "clearly", "clearly worse"], rows)
+
+
+def diversity_table(
+    scores_by_problem: dict[str, list[metrics.Score]], reference_methods: set[str]
+) -> list[str]:
+    """Markdown rows, one per method that depends on γ: the median nDiv over
+    problems at the smallest and at the largest γ, the lowest nDiv of any of its
+    cells (with where), and its cells clearly worse than random with their
+    median nDiv ("–" where there are none)."""
+    scores = [
+        s for group in scores_by_problem.values() for s in group if s.gamma is not None
+    ]
+    if not scores:
+        return []
+    low, high = min(s.gamma for s in scores), max(s.gamma for s in scores)
+    rows = []
+    for method in method_order({s.method for s in scores}):
+        own = [s for s in scores if s.method == method]
+        lowest = min(own, key=lambda s: s.ndiv)
+        worse = [s.ndiv for s in own if clearly_above_one(s)]
+        rows.append(
+            [
+                method_label(method, method in reference_methods),
+                *(
+                    f"{np.median([s.ndiv for s in own if s.gamma == g]):.2f}"
+                    if any(s.gamma == g for s in own)
+                    else ""
+                    for g in (low, high)
+                ),
+                f"{lowest.ndiv:.2f} ({lowest.problem}, γ={lowest.gamma})",
+                f"{len(worse)} of {len(own)}",
+                f"{np.median(worse):.2f}" if worse else "–",
+            ]
+        )
+    headers = ["method", f"nDiv γ={low}", f"nDiv γ={high}", "lowest nDiv"]
+    return markdown_table([*headers, "clearly worse", "their nDiv"], rows)
 
 
 def clearly_worse(
