@@ -19,14 +19,12 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
+from train_step_bound import best_of, ensemble_training
 
-from jdal import config, problems, results
-from jdal.models.ensemble import make_ensemble
+from jdal import config, results
 
 # Runs in the quick adm sweep: 15 methods that use γ × 3 γ, plus random and
 # naqbc once, each with 5 seeds run one after another (map lanes).
@@ -38,24 +36,8 @@ def step_seconds(rows: int, probe_steps: int, repeats: int) -> float:
     cfg = config.quick(
         problem="adm", method="random", gamma=None, train_steps=probe_steps
     )
-    problem = problems.get("adm")
-    ensemble = make_ensemble(problem, cfg)
-    key = jax.random.key(0)
-    state = ensemble.init(key)
-    x = jax.random.uniform(key, (rows, problem.dim_x), minval=-1.0, maxval=1.0)
-    y = jnp.zeros((rows, problem.dim_y), jnp.float32)
-
-    def train(key, state, x, y):
-        return ensemble.train(key, state, x, y, jnp.int32(rows))[0]
-
-    compiled = jax.jit(train).lower(key, state, x, y).compile()
-    jax.block_until_ready(compiled(key, state, x, y))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(key, state, x, y))
-        best = min(best, time.perf_counter() - start)
-    return best / probe_steps
+    _, train, args = ensemble_training("adm", cfg, rows)
+    return best_of(train, args, repeats) / probe_steps
 
 
 def main(argv=None) -> None:

@@ -47,13 +47,12 @@ def best_of(fn, args, repeats: int) -> float:
     return min(times)
 
 
-def measure(problem_name: str, repeats: int) -> dict:
-    cfg = config.quick(problem=problem_name, method="random", gamma=None)
+def ensemble_training(problem_name: str, cfg, rows: int):
+    """(ensemble, train, args): `train(*args)` is the ensemble's cfg.train_steps
+    gradient steps on `rows` uniform rows (zero labels) as the run executes them
+    (`Ensemble.train`, one compiled scan), from its initialisation at key 0."""
     problem = problems.get(problem_name)
     ensemble = make_ensemble(problem, cfg)
-    rows = cfg.n_final
-    batch = resolved_model_settings(problem, cfg)["batch_size"]
-    rows_per_step = rows if batch is None else min(rows, batch)
     key = jax.random.key(0)
     state = ensemble.init(key)
     x = jax.random.uniform(key, (rows, problem.dim_x), minval=-1.0, maxval=1.0)
@@ -62,7 +61,18 @@ def measure(problem_name: str, repeats: int) -> dict:
     def train(key, state, x, y):
         return ensemble.train(key, state, x, y, jnp.int32(rows))[0]
 
-    train_s = best_of(train, (key, state, x, y), repeats)
+    return ensemble, train, (key, state, x, y)
+
+
+def measure(problem_name: str, repeats: int) -> dict:
+    cfg = config.quick(problem=problem_name, method="random", gamma=None)
+    problem = problems.get(problem_name)
+    rows = cfg.n_final
+    batch = resolved_model_settings(problem, cfg)["batch_size"]
+    rows_per_step = rows if batch is None else min(rows, batch)
+    ensemble, train, args = ensemble_training(problem_name, cfg, rows)
+    key = args[0]
+    train_s = best_of(train, args, repeats)
     steps = cfg.train_steps
     flops = 6.0 * cost.ensemble_params(cfg) * rows_per_step  # per gradient step
 
