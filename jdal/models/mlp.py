@@ -62,9 +62,10 @@ class TapConv1d(nn.Module):
     order, so it replaces them in place.
 
     Why not XLA's convolution: with 1 to 4 channels its CPU kernel is slow, and
-    slower still vmapped over members (one gradient step of the adm head at 500
-    rows for 5 members: 7.4 s, against milliseconds for these taps), which made an
-    adm cell take hours per AL step on a CPU.
+    slower still vmapped over members (the adm head's layers over 500 rows, one
+    5-member gradient step on the loaded 2-core CPU: 7.4 s with XLA's
+    convolutions, 2.8 s with these taps). `AdmHead` runs them on 10 probe rows
+    only.
     """
 
     features: int
@@ -128,11 +129,11 @@ class AdmHead(nn.Module):
     layers are applied to a few probes only (zero, an impulse in the middle and one
     at each of the HEAD_EDGE positions at either end); then y is the interior
     response as a two-phase convolution of h, plus h's end entries times the
-    difference between their true and their shifted response (the zero padding
-    between layers cuts those), plus b = head(0). The same map as running the
-    layers on every row (tested against PyTorch's definition), at a fraction of the
-    cost: small-channel convolutions are slow on a CPU, and 10 probe rows replace
-    the n rows.
+    difference between their true response (the zero padding between layers cuts
+    it) and what that convolution gives them, plus b = head(0). The same map as
+    running the layers on every row (tested against PyTorch's definition), at a
+    fraction of the cost: small-channel convolutions are slow on a CPU, and 10
+    probe rows replace the n rows.
     """
 
     dtype: Any = jnp.float32
@@ -176,25 +177,20 @@ class AdmHead(nn.Module):
         reach = HEAD_REACH
         taps = centre_response[2 * (centre - reach) : 2 * (centre + reach + 1)]
         taps = taps.reshape(2 * reach + 1, 2)  # [d + reach, r]
-        padded = jnp.pad(h, [(0, 0)] * (h.ndim - 1) + [(reach, reach)])
-        phases = sum(
-            padded[..., reach - d : reach - d + length, None]
-            * taps[d + reach].reshape((1,) * h.ndim + (2,))
-            for d in range(-reach, reach + 1)
-        )  # [..., L, 2]
-        y = phases.reshape(*h.shape[:-1], 2 * length)
 
-        # Ends: the true response of each end input minus the shifted centre
-        # response the interior sum gave it.
-        wide = jnp.pad(centre_response, (2 * length, 2 * length))
-        shifted = jnp.stack(
-            [
-                wide[2 * length + 2 * (centre - i) : 4 * length + 2 * (centre - i)]
-                for i in edges
-            ]
-        )
-        correction = responses[2:] - bias[None] - shifted  # [2 E, 2 L]
-        y = y + jnp.einsum(
+        def interior(z: jax.Array) -> jax.Array:  # [..., L] -> [..., 2 L]
+            padded = jnp.pad(z, [(0, 0)] * (z.ndim - 1) + [(reach, reach)])
+            phases = sum(
+                padded[..., reach - d : reach - d + length, None]
+                * taps[d + reach].reshape((1,) * z.ndim + (2,))
+                for d in range(-reach, reach + 1)
+            )  # [..., L, 2]
+            return phases.reshape(*z.shape[:-1], 2 * length)
+
+        # Ends: each end input's true response minus what the interior sum gives
+        # it (its own impulse probe through `interior`).
+        correction = responses[2:] - bias[None] - interior(probes[2:])  # [2 E, 2 L]
+        y = interior(h) + jnp.einsum(
             "...e,et->...t", h[..., jnp.array(edges)], correction,
             precision=self.precision,
         )  # fmt: skip
