@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from pathlib import Path
 
-import jax
-from train_step_bound import best_of, ensemble_training
+from train_step_bound import best_of, ensemble_training, environment
 
 from jdal import config, results
 
@@ -70,9 +67,7 @@ def main(argv=None) -> None:
             )
             print(json.dumps(options[-1]), flush=True)
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "device": results.describe_device(),
-        "jax": jax.__version__,
+        **environment(),
         "labelled_per_step": labelled,
         "step_ms_by_rows": {str(r): 1e3 * s for r, s in per_step.items()},
         "options": options,

@@ -127,6 +127,15 @@ def measure(problem_name: str, repeats: int) -> dict:
     }
 
 
+def environment() -> dict:
+    """Where a benchmark ran: machine, JAX device and version, for its JSON."""
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "device": results.describe_device(),
+        "jax": jax.__version__,
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="sine,robo,hydr,bess")
@@ -139,12 +148,7 @@ def main(argv=None) -> None:
     for name in args.problems.split(","):
         rows.append(measure(name, args.repeats))
         print(json.dumps(rows[-1]), flush=True)
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "device": results.describe_device(),
-        "jax": jax.__version__,
-        "rows": rows,
-    }
+    report = {**environment(), "rows": rows}
     results.write_json(Path(args.out), report)
 
 
