@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import jax
+from train_step_bound import environment
 
 import jdal
 from jdal import config as jconfig
+from jdal import results
 from jdal.shell import cells
 
 
@@ -69,13 +68,18 @@ def main(argv=None) -> None:
                     "compile_s": grid.get("compile_s"),
                     "run_s": grid.get("run_s"),
                     "lanes": metas[0]["batch"]["lanes"],
-                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-                    "jax": jax.__version__,
+                    **environment(),
                     "unix_time": time.time(),
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                out.write_text(json.dumps(rows, indent=1) + "\n")
+                _write_rows(out, rows)
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Rewrites the JSON list atomically, so an interrupted benchmark keeps its rows."""
+    data = (json.dumps(rows, indent=1) + "\n").encode()
+    results.atomic_write(path, lambda file: file.write(data))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import jax
 import numpy as np
+from train_step_bound import environment
 
 from jdal import config, loop, parallel
 
@@ -53,7 +52,7 @@ def main(argv=None) -> None:
                 "untimed_s": seconds[False],
                 "timed_s": seconds[True],
                 "bit_identical": same,
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                **environment(),
             }
         )
     )
