@@ -16,7 +16,7 @@ from jdal.models.ensemble import (
     plateau_scale,
     torch_plateau_floor,
 )
-from jdal.models.mlp import AdmHead
+from jdal.models.mlp import HEAD_BLOCK, AdmHead, banded_two_phase
 
 
 @pytest.fixture
@@ -379,3 +379,24 @@ def test_adm_head_is_pytorchs_transposed_convolution():
     got = head.apply({"params": params}, jnp.asarray(h, jnp.float32))
     assert got.shape == (3, 2000)
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("length", [HEAD_BLOCK * 3, 7, 1000])
+def test_banded_two_phase_is_the_direct_sum(length):
+    """The blocked product (HEAD_BLOCK-input windows; one whole-length block when
+    HEAD_BLOCK does not divide L) against the defining sum, a float64 loop:
+    y[2 i + r] = sum over |d| <= 3 of z[i - d] taps[d + 3, r], z zero outside."""
+    key_z, key_taps = jax.random.split(jax.random.key(4))
+    z = np.asarray(jax.random.normal(key_z, (2, 3, length)), np.float64)
+    taps = np.asarray(jax.random.normal(key_taps, (7, 2)), np.float64)
+    want = np.zeros((2, 3, length, 2))
+    for i in range(length):
+        for d in range(-3, 4):
+            if 0 <= i - d < length:
+                want[..., i, :] += z[..., i - d, None] * taps[d + 3]
+    got = banded_two_phase(
+        jnp.asarray(z, jnp.float32), jnp.asarray(taps, jnp.float32),
+        jax.lax.Precision.HIGHEST,
+    )  # fmt: skip
+    assert got.shape == (2, 3, 2 * length)
+    np.testing.assert_allclose(got, want.reshape(2, 3, 2 * length), atol=1e-5)
