@@ -73,13 +73,7 @@ def main(argv=None) -> None:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                _write_rows(out, rows)
-
-
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    """Rewrites the JSON list atomically, so an interrupted benchmark keeps its rows."""
-    data = (json.dumps(rows, indent=1) + "\n").encode()
-    results.atomic_write(path, lambda file: file.write(data))
+                results.write_json(out, rows)  # atomic: an interruption keeps rows
 
 
 if __name__ == "__main__":

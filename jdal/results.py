@@ -309,10 +309,13 @@ def save_cell(
 
 
 def write_json(
-    path: str | os.PathLike, record: Mapping[str, Any], sort_keys: bool = False
+    path: str | os.PathLike,
+    record: Mapping[str, Any] | list[Any],
+    sort_keys: bool = False,
 ) -> Path:
-    """Writes `record` as indented JSON, atomically (`atomic_write`), creating the
-    folder; NumPy scalars and arrays and paths are converted. Returns the path."""
+    """Writes `record` (a mapping, or a list of rows) as indented JSON, atomically
+    (`atomic_write`), creating the folder; NumPy scalars and arrays and paths are
+    converted. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, sort_keys=sort_keys, default=_json_default)

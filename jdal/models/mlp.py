@@ -112,8 +112,8 @@ HEAD_REACH = 3
 HEAD_EDGE = 4
 
 
-# Block length of `banded_two_phase`: measured fastest of 8 to 200 for the adm head
-# (1000 inputs) on the 2-core CPU (2026-12-01).
+# Block length of `banded_two_phase`: the fastest of 8 to 200 for the adm head
+# (1000 inputs) in a one-off timing on the 2-core CPU (2026-12-01, not kept).
 HEAD_BLOCK = 40
 
 
@@ -126,8 +126,8 @@ def banded_two_phase(z: jax.Array, taps: jax.Array, precision: Any = None) -> ja
     matrix product of its window with a banded [HEAD_BLOCK + 2 R, 2 HEAD_BLOCK]
     matrix built from the taps. The same sum as 2 R + 1 shifted multiply-adds, but
     XLA's CPU backend materialised each of those shifted products (and as many
-    again in the gradient); the blocks make the adm head's forward and backward
-    pass about 4 times faster (benchmarks/adm_cpu.py).
+    again in the gradient); the blocks make adm's whole gradient step 2.0-2.2
+    times faster on the 2-core CPU (docs/cpu_speed.md, "adm").
     """
     reach = (taps.shape[0] - 1) // 2
     *batch, length = z.shape
