@@ -275,6 +275,8 @@ def dimension_figure(
         ax.set_xlabel("input dimension d")
         ax.set_title(family)
     axes[0][0].set_ylabel("worst nAUC over γ (below 1: beats random at every γ)")
+    # Shared y: labelling the first panel's axis labels them all.
+    label_ratio_axis(axes[0][0].yaxis, axes[0][0].get_ylim())
     fig.legend(handles.values(), handles.keys(), loc="outside right center", fontsize=8)
     return save_figure(fig, folder / "nauc_vs_dimension", formats)
 
