@@ -975,13 +975,17 @@ def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):
     """Problems named <family>_d<d> (the PDE problems) get a worst-nAUC table by
     method and d, and the nAUC-against-d figure; other problems are not a family."""
 
-    def score(problem, method, gamma, nauc, reference=False):
+    def score(problem, method, gamma, nauc, reference=False, interval=None):
+        seeds = np.ones(1 if interval is None else 5)  # one seed: no interval
         return metrics.Score(
-            problem, method, gamma, reference, 0.0, 0.0, nauc, np.ones(1), (0, 0), 1.0
+            problem, method, gamma, reference, 0.0, 0.0, nauc, seeds, interval, 1.0
         )
 
     scores = {
-        "kdv_d8": [score("kdv_d8", "gsx", 2, 0.8), score("kdv_d8", "gsx", 8, 0.9)],
+        "kdv_d8": [
+            score("kdv_d8", "gsx", 2, 0.8, interval=(0.7, 0.9)),
+            score("kdv_d8", "gsx", 8, 0.9, interval=(0.85, 1.02)),
+        ],
         "kdv_d128": [
             score("kdv_d128", "gsx", 2, 1.1), score("kdv_d128", "bait", 8, 0.7),
             score("kdv_d128", "mse", 2, 0.5, reference=True),
@@ -992,14 +996,17 @@ def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):
     grid = summary.nauc_grid(scores)
     families = summary.dimension_families(grid)
     assert families == {"kdv": {8: "kdv_d8", 128: "kdv_d128"}}  # burgers: one d
-    rows = summary.dimension_table(grid, families["kdv"], {"mse"})
+    rows = summary.dimension_table(scores, families["kdv"], {"mse"})
     assert rows[0] == "| method | d = 8 | d = 128 |"
     by_method = {row.split(" | ")[0][2:]: row.split(" | ")[1:] for row in rows[2:]}
-    assert by_method["gsx"] == ["0.900", "1.100 |"]
+    # the worst γ's cell, with its interval where it has 3 seeds or more
+    assert by_method["gsx"] == ["0.900 [0.85, 1.02]", "1.100 |"]
     assert by_method["bait"] == ["", "0.700 |"]
     assert by_method["random (baseline)"] == ["1.000", "1.000 |"]
     assert by_method["mse (reference)"] == ["", "0.500 |"]
-    worst = {"kdv": summary.worst_by_dimension(grid, families["kdv"])}
+    worst = {"kdv": summary.worst_by_dimension(scores, families["kdv"])}
+    assert set(worst["kdv"]) == {"gsx", "bait", "mse"}  # random: the line at 1
+    assert worst["kdv"]["gsx"][8].gamma == 8  # the worst γ's cell
     written = plots.dimension_figure(worst, {"mse"}, ["png"], tmp_path)
     assert written == [tmp_path / "nauc_vs_dimension.png"]
     assert written[0].stat().st_size > 0

@@ -18,6 +18,7 @@ from jdal import acquisitions, metrics, results
 from jdal.loop import RunResult
 
 from .names import NO_GAMMA, gamma_key, method_groups, method_label, method_order
+from .text import interval
 
 plt.switch_backend("Agg")  # files only, never a window
 
@@ -241,13 +242,14 @@ def heatmap_figure(
 
 
 def dimension_figure(
-    worst_by_family: Mapping[str, Mapping[str, Mapping[int, float]]],
+    worst_by_family: Mapping[str, Mapping[str, Mapping[int, metrics.Score]]],
     reference_methods: set[str],
     formats: Sequence[str],
     folder: Path,
 ) -> list[Path]:
     """nauc_vs_dimension: per family of problems (one panel each), every method's
-    worst nAUC over γ against the input dimension d (log axis)."""
+    worst nAUC over γ against the input dimension d (log axis), with that cell's
+    bootstrap interval as a bar; random is the line at 1."""
     families = list(worst_by_family)
     fig, axes = plt.subplots(
         1, len(families), figsize=(4.6 * len(families), 4.2), squeeze=False,
@@ -257,16 +259,27 @@ def dimension_figure(
     for ax, family in zip(axes[0], families, strict=True):
         worst = worst_by_family[family]
         dims = sorted({d for by_dim in worst.values() for d in by_dim})
-        for method in method_order(set(worst)):
+        random_style = method_style("random")
+        (line,) = ax.plot(
+            dims, [1.0] * len(dims), label=method_label("random"), **random_style
+        )
+        handles.setdefault(line.get_label(), line)
+        methods = method_order(worst)
+        for index, method in enumerate(methods):
             reference = method in reference_methods
             points = sorted(worst[method].items())
-            (line,) = ax.plot(
-                [d for d, _ in points],
-                [v for _, v in points],
+            # Nudge each method sideways a little so that its bar stays visible.
+            shift = 2 ** (0.06 * (index - (len(methods) - 1) / 2))
+            x = [d * shift for d, _ in points]
+            y = np.array([s.nauc for _, s in points])
+            bounds = [interval(s) or (s.nauc, s.nauc) for _, s in points]
+            bars = np.abs(np.array(bounds).T - y)
+            container = ax.errorbar(
+                x, y, yerr=bars, capsize=0, elinewidth=0.8, markersize=5,
                 label=method_label(method, reference),
                 **method_style(method, reference),
-            )
-            handles.setdefault(line.get_label(), line)
+            )  # fmt: skip
+            handles.setdefault(method_label(method, reference), container.lines[0])
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
         ax.set_xscale("log", base=2)
         ax.set_xticks(dims, [str(d) for d in dims])

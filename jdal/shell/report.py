@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     families = summary.dimension_families(grid)
     if families:
         worst = {
-            family: summary.worst_by_dimension(grid, by_dim)
+            family: summary.worst_by_dimension(scored.scores_by_problem, by_dim)
             for family, by_dim in families.items()
         }
         references = summary.references(scored.scores_by_problem)

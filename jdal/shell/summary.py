@@ -258,13 +258,14 @@ def summary_lines(
     if families:
         lines += ["", "## By input dimension", ""]
         lines += [
-            "Worst nAUC over γ per method at each input dimension d (below 1: "
-            "better than random whatever γ); one table per family of problems "
+            "Worst nAUC over γ per method at each input dimension d, with that "
+            "cell's interval (below 1: better than random whatever γ; an interval "
+            "that holds 1 leaves it unresolved); one table per family of problems "
             "named <family>_d<d>:",
         ]
         for family, by_dim in families.items():
             lines += ["", f"**{family}**", ""]
-            lines += dimension_table(grid, by_dim, reference_methods)
+            lines += dimension_table(scores_by_problem, by_dim, reference_methods)
     for other_out, other in beside:
         lines += beside_lines(out, scored, other_out, other)
     if scored.skipped:
@@ -468,27 +469,31 @@ def dimension_families(names) -> dict[str, dict[int, str]]:
 
 
 def worst_by_dimension(
-    grid: NaucGrid, by_dim: dict[int, str]
-) -> dict[str, dict[int, float]]:
-    """method -> {d: worst nAUC over γ} on one family's problems (random 1)."""
-    worst: dict[str, dict[int, float]] = defaultdict(dict)
+    scores_by_problem: dict[str, list[metrics.Score]], by_dim: dict[int, str]
+) -> dict[str, dict[int, metrics.Score]]:
+    """method -> {d: its score at its worst γ} on one family's problems. random,
+    1 by definition, is not among them."""
+    worst: dict[str, dict[int, metrics.Score]] = defaultdict(dict)
     for dim, problem in by_dim.items():
-        for method, by_gamma in grid.get(problem, {}).items():
-            worst[method][dim] = metrics.worst_nauc(by_gamma)
-        worst["random"][dim] = 1.0  # the baseline, by definition
-    return worst
+        for method, score in worst_scores(scores_by_problem.get(problem, ())).items():
+            if method != "random":
+                worst[method][dim] = score
+    return dict(worst)
 
 
 def dimension_table(
-    grid: NaucGrid, by_dim: dict[int, str], reference_methods: set[str]
+    scores_by_problem: dict[str, list[metrics.Score]],
+    by_dim: dict[int, str],
+    reference_methods: set[str],
 ) -> list[str]:
-    """Markdown rows: per method, its worst nAUC over γ at each d of one family."""
-    worst = worst_by_dimension(grid, by_dim)
-    rows = [
-        [method_label(m, m in reference_methods)]
-        + [f"{worst[m][d]:.3f}" if d in worst[m] else "" for d in by_dim]
-        for m in method_order(set(worst))
-    ]
+    """Markdown rows: per method, its worst nAUC over γ at each d of one family,
+    with that cell's bootstrap interval."""
+    worst = worst_by_dimension(scores_by_problem, by_dim)
+    rows = [[method_label("random"), *(["1.000"] * len(by_dim))]]
+    for method in method_order(worst):
+        by_d = worst[method]
+        cells = [nauc_text(by_d[d]) if d in by_d else "" for d in by_dim]
+        rows.append([method_label(method, method in reference_methods), *cells])
     return markdown_table(["method", *(f"d = {d}" for d in by_dim)], rows)
 
 
