@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         written += plots.heatmap_figure(problem, scores, gammas, args.formats, folder)
     written += plots.scatter_figure(scored.scores_by_problem, args.formats, folder)
-    grid = summary.nauc_grid(scored.scores_by_problem)
-    families = summary.dimension_families(grid)
+    families = summary.dimension_families(scored.scores_by_problem)
     if families:
         worst = {
             family: summary.worst_by_dimension(scored.scores_by_problem, by_dim)
