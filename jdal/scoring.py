@@ -12,6 +12,7 @@ counted once), and problems without random or without another method.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -128,7 +129,14 @@ def score_cells(cells: Sequence[results.Cell]) -> Scored:
 
 
 def problem_order(names: Iterable[str]) -> list[str]:
-    """Registry order; unknown names after, sorted."""
+    """Registry order; other names after, sorted with their numbers read as numbers
+    (`burgers_d8`, `burgers_d32`, `burgers_d128`)."""
     names = set(names)
     known = [p for p in problems.names() if p in names]
-    return known + sorted(names - set(known))
+    return known + sorted(names - set(known), key=natural_key)
+
+
+def natural_key(name: str) -> list:
+    """Sort key reading runs of digits as integers: "d8" < "d32" < "d128"."""
+    parts = re.split(r"(\d+)", name)
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]

@@ -974,6 +974,24 @@ def test_robustness_table_shows_intervals_and_counts_only_clear_wins():
     assert random[2:] == ["1.000", "1.000", "1.000", "1.000", "–", "–", "– |"]
 
 
+def test_problems_list_the_study_first_then_others_by_their_numbers():
+    """Summaries and figures list the study's problems in registry order, then the
+    others with d read as a number (burgers_d8 before burgers_d32 before _d128)."""
+    shuffled = ["kdv_d128", "burgers_d32", "robo", "kdv_d8", "sine", "burgers_d128"]
+    shuffled += ["airfoil", "burgers_d8", "kdv_d32"]
+    assert scoring.problem_order(shuffled) == [
+        "sine",
+        "robo",
+        "airfoil",
+        "burgers_d8",
+        "burgers_d32",
+        "burgers_d128",
+        "kdv_d8",
+        "kdv_d32",
+        "kdv_d128",
+    ]
+
+
 def test_dimension_table_and_figure_follow_problems_named_by_d(tmp_path):
     """Problems named <family>_d<d> (the PDE problems) get a worst-nAUC table by
     method and d, and the nAUC-against-d figure; other problems are not a family."""
@@ -1030,6 +1048,21 @@ def test_mse_curves_from_python_takes_run_results(fake_runs):
     np.testing.assert_allclose(qbc_line.get_xdata(), np.asarray(result.n_labelled[0]))
     np.testing.assert_allclose(qbc_line.get_ydata(), np.mean(result.mse, axis=0))
     assert ax.get_ylabel() == "test MSE"  # a RunResult does not say its units
+
+
+def test_every_method_has_its_own_marker_and_colour():
+    """The nAUC–nDiv scatter colours by problem, so its methods differ by marker
+    only: no two registered methods may share one, nor take the references' "x".
+    (random, the black baseline, is never in the scatter: its nAUC is 1.)"""
+    methods = [n for n, a in acquisitions.ACQUISITIONS.items() if not a.reference]
+    methods.remove("random")
+    styles = [plots.method_style(m) for m in methods]
+    markers = [style["marker"] for style in styles]
+    assert len(set(markers)) == len(methods)
+    assert "x" not in markers
+    colours = {style["color"] for style in styles}
+    assert len(colours) == len(methods)
+    assert plots.method_style("random")["color"] not in colours
 
 
 def test_readme_run_example_lists_every_registered_method():

@@ -22,7 +22,9 @@ from .text import interval
 
 plt.switch_backend("Agg")  # files only, never a window
 
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+# One marker per registered method (the nAUC–nDiv scatter tells methods apart by
+# marker alone, colour being the problem's); "x" is the references'.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p", "1", "+", "d")
 # More methods than this in one MSE-curve figure: one panel per group of methods.
 MAX_CURVES_PER_PANEL = 8
 
