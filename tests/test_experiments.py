@@ -779,6 +779,7 @@ def test_report_tables_hold_the_same_cells(tmp_path, fake_runs):
         ("figures/data/projectile", "figures/projectile", None),
         ("figures/data/measured", "figures/measured", "figures/data/sweep_quick"),
         ("figures/data/pde", "figures/pde", None),
+        ("figures/data/pde_budget", "figures/pde_budget", None),
     ],
 )
 def test_committed_tables_match_the_committed_cells(
